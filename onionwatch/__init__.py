@@ -1,0 +1,3 @@
+"""onionwatch: monitor darknet drug marketplaces through Tor."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""The one CLI. Each command group lives in ``onionwatch.commands.<group>`` with one owner;
+this module only composes them and translates project errors into one clear line and an exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from onionwatch.commands import crawl, extraction, index, lab
+from onionwatch.errors import OnionwatchError
+
+app = typer.Typer(
+    name="onionwatch",
+    help="Monitor darknet drug marketplaces through Tor: crawl, extract, index, alert.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(lab.app, name="lab")
+app.add_typer(index.app, name="index")
+# Top-level commands (demo, crawl, search, parse, extract, eval) from their owners' modules.
+app.add_typer(crawl.app)
+app.add_typer(extraction.app)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except OnionwatchError as exc:
+        typer.secho(f"onionwatch: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and friends carry their own exit codes
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

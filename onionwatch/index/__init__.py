@@ -1,0 +1,4 @@
+"""Stores (SQLite embedded, Elasticsearch) behind one protocol, search, rules, outbox, notifiers.
+
+Never imports Scrapy.
+"""

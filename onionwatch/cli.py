@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from onionwatch.commands import crawl, extraction, index, lab
+from onionwatch.commands import crawl, extraction, index, lab, search
 from onionwatch.errors import OnionwatchError
 
 app = typer.Typer(
@@ -21,9 +21,10 @@ app = typer.Typer(
 )
 app.add_typer(lab.app, name="lab")
 app.add_typer(index.app, name="index")
-# Top-level commands (demo, crawl, search, parse, extract, eval) from their owners' modules.
+# Top-level commands (demo, crawl, search, parse, extract, eval, ...) from their owners' modules.
 app.add_typer(crawl.app)
 app.add_typer(extraction.app)
+app.add_typer(search.app)
 
 
 def main() -> None:

@@ -1,24 +1,70 @@
-"""HTTP backend of one simulated market (behind the lab's onion service)."""
+"""HTTP backend of one simulated market (the lab's onion service forwards port 80 here).
+
+Stdlib only: the market is a test world, not a product. It renders the seeded catalogue as HTML in
+its own engine's layout (see ``engines``), and writes the ground truth to its state directory on
+start so tests and the demo can compare what the crawler stored with what the market offered.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from onionwatch.lab.market.catalogue import Catalogue, generate
+from onionwatch.lab.market.engines import Engine, NightshadeEngine
+
+logger = logging.getLogger(__name__)
+
+GROUND_TRUTH_FILE = "ground_truth.json"
+
+
+class MarketServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, engine: Engine, *, latency_s: float = 0.0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.engine = engine
+        self.latency_s = latency_s
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: MarketServer
+    protocol_version = "HTTP/1.1"
+
     def do_GET(self) -> None:
-        if self.path == "/healthz":
-            body = b"ok"
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        parts = urlsplit(self.path)
+        if parts.path == "/healthz":
+            self._send(HTTPStatus.OK, b"ok", "text/plain; charset=utf-8")
             return
-        self.send_error(HTTPStatus.NOT_FOUND)
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
+        page = self.server.engine.render(parts.path, parse_qs(parts.query))
+        self._send(page.status, page.body.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("%s " + format, self.address_string(), *args)
+
+
+def write_ground_truth(catalogue: Catalogue, state_dir: Path) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / GROUND_TRUTH_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(catalogue.as_json(), indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,6 +72,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--listings", type=int, default=60)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every page")
     args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _Handler)
-    server.serve_forever()
+
+    catalogue = generate(args.name, seed=args.seed, listings=args.listings)
+    write_ground_truth(catalogue, args.state_dir)
+    server = MarketServer(args.port, NightshadeEngine(catalogue), latency_s=args.latency_ms / 1000)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -4,7 +4,6 @@ this module only composes them and translates project errors into one clear line
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -28,7 +27,6 @@ app.add_typer(search.app)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(standalone_mode=False)
     except OnionwatchError as exc:

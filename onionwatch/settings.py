@@ -65,6 +65,8 @@ class CrawlSettings(_Section):
     max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     download_timeout: float = Field(default=60.0, gt=0)
     user_agent: str = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
+    #: run the spaCy enrichment while crawling (off: store raw listings, enrich later by reparse)
+    enrich: bool = True
 
 
 class LabSettings(_Section):

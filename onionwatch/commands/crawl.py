@@ -1,7 +1,168 @@
-"""CLI commands: crawl."""
+"""CLI commands: crawl and demo (the main job)."""
 
 from __future__ import annotations
 
+import json
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+from onionwatch.errors import ConfigError, LabError, TorUnavailableError
+
+if TYPE_CHECKING:
+    from onionwatch.crawler.run import CrawlReport, CrawlTarget
+    from onionwatch.index.store import Store
+    from onionwatch.lab.lab import LabState
+    from onionwatch.settings import Settings
+
 app = typer.Typer(no_args_is_help=True)
+
+
+def _say(message: str) -> None:
+    typer.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def check_socks(address: str, timeout: float = 3.0) -> None:
+    """Refuse to start a crawl when Tor's SOCKS port does not answer (nothing is fetched otherwise)."""
+    from onionwatch.crawler.tor import parse_socks_address
+
+    try:
+        host, port = parse_socks_address(address)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TorUnavailableError(
+            f"Tor SOCKS port {address} is not reachable ({exc.strerror or exc}); nothing was fetched. "
+            "Start Tor (or `onionwatch lab up`) and try again."
+        ) from exc
+
+
+def _lab_state(settings: Settings) -> LabState | None:
+    from onionwatch.lab.lab import Lab
+
+    return Lab.status(settings.lab_dir)
+
+
+def _socks_from_settings(settings: Settings) -> str | None:
+    if settings.tor.socks_port is None:
+        return None
+    return f"{settings.tor.socks_host}:{settings.tor.socks_port}"
+
+
+def _targets(
+    settings: Settings, markets: list[str], url: str | None, engine: str, socks: str | None
+) -> tuple[list[CrawlTarget], str]:
+    from onionwatch.crawler.run import CrawlTarget
+
+    if url is not None:
+        if len(markets) != 1:
+            raise ConfigError("--url needs exactly one MARKET name")
+        socks = socks or _socks_from_settings(settings)
+        if socks is None:
+            state = _lab_state(settings)
+            socks = f"{state.socks_host}:{state.socks_port}" if state else None
+        if socks is None:
+            raise TorUnavailableError("no Tor SOCKS port configured (--socks, ONIONWATCH_TOR__SOCKS_PORT or a lab)")
+        return [CrawlTarget(markets[0], url, engine)], socks
+    state = _lab_state(settings)
+    if state is None:
+        raise LabError("no market URL given and the lab is not running (`onionwatch lab up`, or pass --url)")
+    chosen = markets or sorted(state.markets)
+    unknown = [m for m in chosen if m not in state.markets]
+    if unknown:
+        raise ConfigError(f"unknown lab market(s): {', '.join(unknown)}; the lab serves {', '.join(state.markets)}")
+    targets = [CrawlTarget(m, state.markets[m].url, engine) for m in chosen]
+    return targets, socks or f"{state.socks_host}:{state.socks_port}"
+
+
+def _print_report(report: CrawlReport) -> None:
+    for m in report.markets:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(m.dropped.items())) or "none"
+        events = ", ".join(f"{k}={v}" for k, v in sorted(m.events.items())) or "none"
+        typer.echo(
+            f"{m.market}: {m.finish_reason}; {m.pages} pages, {m.listings_stored} listings stored "
+            f"({m.listings_created} new), dropped: {dropped}, errors: {m.errors}, events: {events}"
+        )
+    typer.echo(f"crawl {report.crawl_id} took {report.seconds:.1f} s")
+
+
+def _open_store(settings: Settings) -> Store:
+    from onionwatch.index.factory import open_store
+
+    store = open_store(settings)
+    store.setup()
+    return store
+
+
+@app.command()
+def crawl(
+    markets: Annotated[list[str] | None, typer.Argument(help="market names (default: every lab market)")] = None,
+    url: Annotated[str | None, typer.Option(help="start URL of the market (one MARKET)")] = None,
+    engine: Annotated[str, typer.Option(help="page-object engine of the market")] = "nightshade",
+    socks: Annotated[str | None, typer.Option(help="Tor SOCKS HOST:PORT (default: settings, then the lab)")] = None,
+    baseline: Annotated[bool, typer.Option(help="record first-seen facts without new-item events")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the crawl report as JSON")] = False,
+) -> None:
+    """Crawl markets through Tor into the store."""
+    from onionwatch.crawler.run import crawl as run_crawl
+    from onionwatch.settings import load_settings
+
+    settings = load_settings()
+    targets, socks_address = _targets(settings, markets or [], url, engine, socks)
+    check_socks(socks_address)
+    store = _open_store(settings)
+    try:
+        report = run_crawl(targets, settings=settings, socks=socks_address, store=store, baseline=baseline, progress=_say)
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps([{k: v for k, v in vars(m).items() if k != "stats"} for m in report.markets]))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    listings: Annotated[int, typer.Option(help="listings per simulated market")] = 60,
+) -> None:
+    """The main job: lab up -> crawl through Tor -> extract -> index -> events -> summary -> lab down."""
+    from onionwatch.commands.summary import demo_summary
+    from onionwatch.crawler.run import CrawlTarget
+    from onionwatch.crawler.run import crawl as run_crawl
+    from onionwatch.lab.lab import Lab
+    from onionwatch.lab.market import MARKET_NAMES
+    from onionwatch.settings import load_settings
+
+    settings = load_settings()
+    started = time.monotonic()
+    market_args = {name: ["--listings", str(listings), "--seed", str(settings.lab.seed)] for name in MARKET_NAMES}
+    lab = Lab(settings.lab_dir, base_port=settings.lab.base_port, market_args=market_args, progress=_say)
+    _say(f"starting the lab (private Tor network + {len(MARKET_NAMES)} onion market(s)) in {settings.lab_dir}")
+    with lab as state:
+        _say(f"lab ready in {state.ready_seconds:.1f} s; Tor SOCKS {state.socks_host}:{state.socks_port}")
+        for name, endpoint in state.markets.items():
+            _say(f"market {name} at {endpoint.url}")
+        targets = [CrawlTarget(name, endpoint.url) for name, endpoint in state.markets.items()]
+        store = _open_store(settings)
+        try:
+            report = run_crawl(
+                targets, settings=settings, socks=f"{state.socks_host}:{state.socks_port}", store=store, progress=_say
+            )
+            _say("crawl done; stopping the lab")
+            typer.echo(demo_summary(report, store, truth_dirs=_truth_dirs(state), elapsed=time.monotonic() - started))
+        finally:
+            store.close()
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _truth_dirs(state: LabState) -> dict[str, Path]:
+    return {name: state.directory / "markets" / name for name in state.markets}

@@ -1,0 +1,41 @@
+"""The demo's closing summary: what was crawled, stored and learned, checked against ground truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from onionwatch.crawler.run import CrawlReport
+from onionwatch.index.store import Store
+from onionwatch.lab.truth import compare, load_truth
+
+
+def demo_summary(report: CrawlReport, store: Store, *, truth_dirs: dict[str, Path], elapsed: float) -> str:
+    lines = ["", "onionwatch demo — summary", "=" * 26]
+    events: Counter[str] = Counter()
+    fentanyl = 0
+    for market in report.markets:
+        events.update(market.events)
+        fentanyl += int(market.stats.get("listing/fentanyl_class", 0))
+        vendors = store.vendors(market.market)
+        lines.append(
+            f"market {market.market}: {market.pages} pages fetched through Tor, "
+            f"{store.count_listings(market.market)} listings in the store, {len(vendors)} vendors "
+            f"(crawl {market.finish_reason})"
+        )
+        if market.market in truth_dirs:
+            truth = compare(store, load_truth(truth_dirs[market.market]))
+            lines.append(
+                f"  ground truth: {truth.matched}/{truth.expected} listings match (title, vendor, price); "
+                f"fentanyl-class found {truth.fentanyl_found}/{truth.fentanyl_true}, "
+                f"false alarms {truth.fentanyl_false_alarms}"
+            )
+            if truth.missing:
+                lines.append(f"  missing: {', '.join(truth.missing[:10])}")
+    lines.append(f"fentanyl-type listings this crawl: {fentanyl}")
+    if events:
+        lines.append("events: " + ", ".join(f"{kind} {count}" for kind, count in sorted(events.items())))
+    else:
+        lines.append("events: none (everything was already known)")
+    lines.append(f"time taken: {elapsed:.1f} s (crawl {report.seconds:.1f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""The one Scrapy add-on that wires onionwatch's components into a crawler's settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
+
+TOR_HANDLER = "onionwatch.crawler.tor.TorDownloadHandler"
+
+
+class OnionwatchAddon:
+    def update_settings(self, settings: Settings) -> None:
+        # Every HTTP(S) request goes through Tor; there is no other handler to fall back to.
+        settings.set("DOWNLOAD_HANDLERS", {"http": TOR_HANDLER, "https": TOR_HANDLER}, "addon")
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        # HttpProxyMiddleware would honour http_proxy env vars and meta["proxy"]: not a route we take.
+        middlewares["scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware"] = None
+        middlewares["onionwatch.crawler.middlewares.TextOnlyMiddleware"] = 50
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, "addon")
+        pipelines = settings.getdict("ITEM_PIPELINES")
+        pipelines.setdefault("onionwatch.crawler.pipelines.EnrichPipeline", 300)
+        pipelines.setdefault("onionwatch.crawler.pipelines.StorePipeline", 800)
+        settings.set("ITEM_PIPELINES", pipelines, "addon")
+        settings.set("ROBOTSTXT_OBEY", False, "addon")  # markets have none; the request would be noise
+        settings.set("TELNETCONSOLE_ENABLED", False, "addon")

@@ -1,0 +1,93 @@
+"""Page objects for Nightshade-engine markets (the lab's first simulated engine).
+
+Declarative: each page kind is a set of CSS selectors; the functions below only apply them and
+validate that the page is the kind asked for before reading anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.fields import clean_text, parse_count, parse_money, split_list
+from onionwatch.errors import PageError
+from onionwatch.models import Listing
+
+LISTING = {
+    "marker": "div.product",
+    "listing_id": "div.product::attr(data-id)",
+    "title": "h1.product-title::text",
+    "vendor": "div.vendor-box a.vendor::text",
+    "price": "td.price::text",
+    "category": "td.category::text",
+    "ships_from": "td.ships-from::text",
+    "ships_to": "td.ships-to::text",
+    "stock": "td.stock::text",
+    "description": "div.description p::text",
+    "tiers": "ul.tiers li",
+}
+CATEGORY = {
+    "marker": "div.results",
+    "listing_links": "div.card a.card-title::attr(href)",
+    "next": "a.next::attr(href)",
+}
+HOME = {"category_links": "ul.sidebar a::attr(href)"}
+
+
+@dataclass(frozen=True)
+class CategoryPage:
+    listing_urls: tuple[str, ...]
+    next_url: str | None
+
+
+def _require(page: Page, marker: str, kind: str) -> None:
+    if not page.selector.css(marker):
+        raise PageError(f"{page.url} is not a Nightshade {kind} page (no {marker!r})")
+
+
+def _first(page: Page, query: str) -> str | None:
+    return clean_text(page.selector.css(query).get())
+
+
+def parse_home(page: Page) -> tuple[str, ...]:
+    links = page.selector.css(HOME["category_links"]).getall()
+    return tuple(dict.fromkeys(urljoin(page.url, href) for href in links))
+
+
+def parse_category(page: Page) -> CategoryPage:
+    _require(page, CATEGORY["marker"], "category")
+    links = page.selector.css(CATEGORY["listing_links"]).getall()
+    next_href = page.selector.css(CATEGORY["next"]).get()
+    return CategoryPage(
+        listing_urls=tuple(urljoin(page.url, href) for href in links),
+        next_url=urljoin(page.url, next_href) if next_href else None,
+    )
+
+
+def parse_listing(page: Page) -> Listing:
+    _require(page, LISTING["marker"], "listing")
+    title = _first(page, LISTING["title"])
+    listing_id = _first(page, LISTING["listing_id"])
+    if not title or not listing_id:
+        raise PageError(f"{page.url}: listing page without title or id")
+    price_text = " / ".join(
+        t for t in (clean_text(" ".join(li.css("::text").getall())) for li in page.selector.css(LISTING["tiers"])) if t
+    )
+    paragraphs = [clean_text(p) for p in page.selector.css(LISTING["description"]).getall()]
+    return Listing(
+        market=page.market,
+        listing_id=listing_id,
+        url=page.url,
+        title=title,
+        description="\n".join(p for p in paragraphs if p) or None,
+        vendor=_first(page, LISTING["vendor"]),
+        price_text=price_text or _first(page, LISTING["price"]),
+        price=parse_money(_first(page, LISTING["price"])),
+        ships_from=_first(page, LISTING["ships_from"]),
+        ships_to=split_list(_first(page, LISTING["ships_to"])),
+        category=_first(page, LISTING["category"]),
+        stock=parse_count(_first(page, LISTING["stock"])),
+        crawled_at=page.crawled_at,
+        page_sha256=page.sha256,
+    )

@@ -1,0 +1,151 @@
+"""Run crawls in this process: the one place a Scrapy crawler process is built.
+
+Called by the CLI (``onionwatch crawl``, ``onionwatch demo``). Twisted's reactor runs once per
+process, so one call crawls every target and returns when all are done.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onionwatch.crawler.addon import OnionwatchAddon
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from onionwatch.index.store import Store
+    from onionwatch.settings import Settings
+
+
+@dataclass(frozen=True)
+class CrawlTarget:
+    market: str
+    start_url: str
+    engine: str = "nightshade"
+    isolation: str | None = None
+
+
+@dataclass
+class MarketReport:
+    market: str
+    finish_reason: str | None
+    pages: int
+    listings_stored: int
+    listings_created: int
+    dropped: dict[str, int]
+    errors: int
+    events: dict[str, int]
+    stats: dict[str, Any] = field(repr=False)
+
+
+@dataclass
+class CrawlReport:
+    crawl_id: str
+    seconds: float
+    markets: list[MarketReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(m.finish_reason == "finished" and m.errors == 0 for m in self.markets)
+
+
+def scrapy_settings(
+    settings: Settings,
+    *,
+    socks: str,
+    store: Store,
+    crawl_id: str,
+    baseline: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "ADDONS": {OnionwatchAddon: 0},
+        "ONIONWATCH_TOR_SOCKS": socks,
+        "ONIONWATCH_STORE_PROVIDER": lambda: store,
+        "ONIONWATCH_CRAWL_ID": crawl_id,
+        "ONIONWATCH_BASELINE": baseline,
+        "CONCURRENT_REQUESTS": settings.crawl.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl.concurrency,
+        "DOWNLOAD_MAXSIZE": settings.crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": settings.crawl.max_page_bytes // 2,
+        "DOWNLOAD_TIMEOUT": settings.crawl.download_timeout,
+        "USER_AGENT": settings.crawl.user_agent,
+        "ONIONWATCH_ENRICH_ENABLED": settings.crawl.enrich,
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
+    }
+    values.update(extra or {})
+    return values
+
+
+def _market_report(crawler: Crawler, market: str) -> MarketReport:
+    assert crawler.stats is not None
+    stats = dict(crawler.stats.get_stats())
+    return MarketReport(
+        market=market,
+        finish_reason=stats.get("finish_reason"),
+        pages=int(stats.get("response_received_count", 0)),
+        listings_stored=int(stats.get("listing/stored", 0)),
+        listings_created=int(stats.get("listing/created", 0)),
+        dropped={k.removeprefix("listing/dropped/"): int(v) for k, v in stats.items() if k.startswith("listing/dropped/")},
+        errors=int(stats.get("log_count/ERROR", 0)) + int(stats.get("downloader/exception_count", 0)),
+        events={k.removeprefix("events/"): int(v) for k, v in stats.items() if k.startswith("events/")},
+        stats=stats,
+    )
+
+
+def crawl(
+    targets: Sequence[CrawlTarget],
+    *,
+    settings: Settings,
+    socks: str,
+    store: Store,
+    baseline: bool = False,
+    progress: Callable[[str], None] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+) -> CrawlReport:
+    """Crawl every target through Tor at ``socks`` into ``store``; blocks until all are done."""
+    from scrapy.crawler import CrawlerProcess
+
+    from onionwatch.crawler.spiders.market import MarketSpider
+
+    crawl_id = uuid.uuid4().hex
+    process = CrawlerProcess(
+        scrapy_settings(settings, socks=socks, store=store, crawl_id=crawl_id, baseline=baseline, extra=extra_settings),
+    )
+    crawlers: list[tuple[Crawler, str]] = []
+    for target in targets:
+        crawler = process.create_crawler(MarketSpider)
+        if progress is not None:
+            _attach_progress(crawler, target.market, progress)
+        crawlers.append((crawler, target.market))
+        process.crawl(
+            crawler, market=target.market, start_url=target.start_url, engine=target.engine, isolation=target.isolation
+        )
+    started = time.monotonic()
+    process.start()
+    seconds = time.monotonic() - started
+    return CrawlReport(crawl_id, seconds, [_market_report(c, m) for c, m in crawlers])
+
+
+def _attach_progress(crawler: Crawler, market: str, progress: Callable[[str], None], every: int = 10) -> None:
+    from scrapy import signals
+
+    counts = {"items": 0}
+
+    def item_scraped(**_: Any) -> None:
+        counts["items"] += 1
+        if counts["items"] % every == 0:
+            assert crawler.stats is not None
+            pages = crawler.stats.get_value("response_received_count", 0)
+            progress(f"{market}: {pages} pages fetched, {counts['items']} listings stored")
+
+    def spider_closed(reason: str, **_: Any) -> None:
+        progress(f"{market}: crawl {reason}, {counts['items']} listings stored")
+
+    crawler.signals.connect(item_scraped, signal=signals.item_scraped, weak=False)
+    crawler.signals.connect(spider_closed, signal=signals.spider_closed, weak=False)

@@ -1,0 +1,1 @@
+"""Spiders: they decide which URL comes next, nothing else."""

@@ -1,0 +1,72 @@
+"""The market spider: home -> categories (paged) -> listings, for any engine with page objects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+
+from onionwatch.crawler.engines import engine_pages
+from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.tor import ISOLATION_META_KEY
+from onionwatch.errors import PageError
+from onionwatch.models import Listing
+
+
+class MarketSpider(Spider):
+    name = "market"
+
+    def __init__(
+        self, market: str, start_url: str, engine: str = "nightshade", isolation: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(name=f"market:{market}", **kwargs)
+        self.market = market
+        self.start_url = start_url
+        self.pages = engine_pages(engine)
+        # One isolation key per market session: all of this crawl's requests share Tor circuits,
+        # and no other market shares them.
+        self.isolation = isolation or market
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self._request(self.start_url, self.parse_home)
+
+    def _request(self, url: str, callback: Any) -> Request:
+        return Request(url, callback=callback, meta={ISOLATION_META_KEY: self.isolation, "market": self.market})
+
+    def _page(self, response: Response) -> Page:
+        content_type = response.headers.get(b"Content-Type")
+        return Page(
+            url=response.url,
+            body=response.body,
+            market=self.market,
+            content_type=content_type.decode("latin-1") if content_type else None,
+        )
+
+    def parse_home(self, response: Response) -> Iterator[Request]:
+        for url in self.pages.home(self._page(response)):
+            yield self._request(url, self.parse_category)
+
+    def parse_category(self, response: Response) -> Iterator[Request]:
+        try:
+            category = self.pages.category(self._page(response))
+        except PageError as exc:
+            self._count("page/unexpected/category")
+            self.logger.warning("%s", exc)
+            return
+        for url in category.listing_urls:
+            yield self._request(url, self.parse_listing)
+        if category.next_url:
+            yield self._request(category.next_url, self.parse_category)
+
+    def parse_listing(self, response: Response) -> Iterator[Listing]:
+        try:
+            yield self.pages.listing(self._page(response))
+        except PageError as exc:
+            self._count("listing/dropped/not_a_listing")
+            self.logger.warning("%s", exc)
+
+    def _count(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key)

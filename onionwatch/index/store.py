@@ -6,9 +6,11 @@ implementation; anything a caller may rely on is stated here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from onionwatch.index.profile import VendorProfile
 from onionwatch.index.query import SearchQuery, SearchResult
 from onionwatch.models import Observation, StoredListing, Vendor, WriteResult
 
@@ -36,6 +38,20 @@ class Store(Protocol):
 
     def vendors(self, market: str | None = None) -> list[Vendor]: ...
 
-    def search(self, query: SearchQuery) -> SearchResult: ...
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Filtered, sorted, faceted page of latest listings; equal results on every backend
+        (ties broken by listing key; ``relevance`` order is backend-specific)."""
+
+    def export(self, query: SearchQuery, *, batch_size: int = 1000) -> Iterator[StoredListing]:
+        """Every match of ``query`` (ignoring limit/offset/sort) in listing-key order, without the
+        10 000-hit window of :meth:`search`."""
+
+    def vendor_profile(self, handle: str) -> VendorProfile | None:
+        """All listings of a vendor handle (case-insensitive) across markets, first/last seen per
+        market, substances and price-per-gram history per substance; None if never seen."""
+
+    def mark_removed(self, market: str, seen_before: datetime) -> WriteResult:
+        """Flag the market's active listings last seen before ``seen_before`` as removed; returns a
+        ``removed`` event per listing that changed (a later observation clears the flag)."""
 
     def close(self) -> None: ...

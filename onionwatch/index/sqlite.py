@@ -1,0 +1,725 @@
+"""The embedded store: one SQLite file (WAL), stdlib ``sqlite3``, FTS5 for free text.
+
+Tables: ``observations`` (append-only, deterministic ids), ``listings`` (latest view),
+``listing_substances`` / ``listing_ships_to`` (filter and facet side tables), ``vendors``
+(per market), ``first_seen`` (create-only keys: a successful insert *is* the "new" decision),
+``crawl_runs`` and ``listings_fts``. Every write is one ``BEGIN IMMEDIATE`` transaction, so two
+writer processes serialise on the database lock (busy timeout) and exactly one of them creates a
+given first-seen key. One connection is shared by all threads behind a lock: Scrapy pipelines call
+the store from a thread pool, never from the reactor thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from onionwatch.errors import StoreError, StoreUnavailableError
+from onionwatch.index import derive
+from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile
+from onionwatch.index.query import (
+    And,
+    FacetBucket,
+    Keyword,
+    MatchNone,
+    Node,
+    Not,
+    Or,
+    SearchQuery,
+    SearchResult,
+    Text,
+    positive_texts,
+)
+from onionwatch.models import (
+    Enrichment,
+    Event,
+    EventKind,
+    Listing,
+    Money,
+    Observation,
+    StoredListing,
+    Vendor,
+    WriteResult,
+    listing_key,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS observations (
+    id TEXT PRIMARY KEY,
+    listing_key TEXT NOT NULL,
+    market TEXT NOT NULL,
+    crawl_id TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    vendor_norm TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS observations_listing ON observations (listing_key, observed_at);
+CREATE INDEX IF NOT EXISTS observations_vendor ON observations (vendor_norm, observed_at);
+CREATE INDEX IF NOT EXISTS observations_market ON observations (market);
+CREATE TABLE IF NOT EXISTS listings (
+    key TEXT PRIMARY KEY,
+    market TEXT NOT NULL,
+    market_norm TEXT NOT NULL,
+    listing_id TEXT NOT NULL,
+    vendor TEXT,
+    vendor_norm TEXT,
+    ships_from TEXT,
+    ships_from_norm TEXT,
+    price_per_gram_usd REAL,
+    price_amount TEXT,
+    price_currency TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    observations INTEGER NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS listings_market ON listings (market_norm, last_seen);
+CREATE INDEX IF NOT EXISTS listings_vendor ON listings (vendor_norm);
+CREATE INDEX IF NOT EXISTS listings_last_seen ON listings (last_seen);
+CREATE TABLE IF NOT EXISTS listing_substances (
+    listing_key TEXT NOT NULL,
+    substance TEXT NOT NULL,
+    name_norm TEXT NOT NULL,
+    class TEXT NOT NULL,
+    PRIMARY KEY (listing_key, substance, name_norm, class)
+);
+CREATE INDEX IF NOT EXISTS listing_substances_substance ON listing_substances (substance);
+CREATE INDEX IF NOT EXISTS listing_substances_name ON listing_substances (name_norm);
+CREATE INDEX IF NOT EXISTS listing_substances_class ON listing_substances (class);
+CREATE TABLE IF NOT EXISTS listing_ships_to (
+    listing_key TEXT NOT NULL,
+    country_norm TEXT NOT NULL,
+    PRIMARY KEY (listing_key, country_norm)
+);
+CREATE TABLE IF NOT EXISTS vendors (
+    market TEXT NOT NULL,
+    handle_norm TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (market, handle_norm)
+);
+CREATE TABLE IF NOT EXISTS first_seen (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    market TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    crawl_id TEXT NOT NULL,
+    baseline INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    crawl_id TEXT PRIMARY KEY,
+    first_observed TEXT NOT NULL,
+    last_observed TEXT NOT NULL,
+    observations INTEGER NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS listings_fts USING fts5 (
+    title, description, vendor, substances,
+    tokenize = 'unicode61 remove_diacritics 0'
+);
+"""
+
+_LISTING_COLUMNS = "key, data, first_seen, last_seen, observations, removed"
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message or "unable to open" in message:
+            raise StoreUnavailableError(f"sqlite: {action}: {message}") from exc
+        raise StoreError(f"sqlite: {action}: {message}") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"sqlite: {action}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"sqlite: {action}: {exc}") from exc
+
+
+def _dump_money(money: Money | None) -> tuple[str | None, str | None]:
+    if money is None:
+        return None, None
+    return str(money.amount), money.currency
+
+
+class SqliteStore:
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        with _translated(f"open {self.path}"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so the write lock is taken
+            # up front and a concurrent writer waits (busy timeout) instead of failing mid-way.
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        self._closed = False
+        try:
+            with _translated(f"open {self.path}"):
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        with self._lock, _translated("create schema"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                    (str(SCHEMA_VERSION),),
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write_tx(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated(action):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def write(self, observations: Sequence[Observation], *, baseline: bool = False) -> WriteResult:
+        written = created = updated = 0
+        events: list[Event] = []
+        with self._write_tx("write observations") as conn:
+            for obs in observations:
+                outcome = self._write_one(conn, obs, baseline, events)
+                if outcome is None:
+                    continue
+                written += 1
+                if outcome:
+                    created += 1
+                else:
+                    updated += 1
+        return WriteResult(written=written, created=created, updated=updated, events=tuple(events))
+
+    def _write_one(
+        self, conn: sqlite3.Connection, obs: Observation, baseline: bool, events: list[Event]
+    ) -> bool | None:
+        """Returns True for a created listing, False for an updated one, None for a replay."""
+        listing, enrichment = obs.listing, obs.enrichment
+        key = obs.key
+        at = derive.iso(obs.observed_at)
+        handle = derive.vendor_handle(listing, enrichment)
+        handle_norm = derive.norm_key(handle)
+        cur = conn.execute(
+            "INSERT INTO observations (id, listing_key, market, crawl_id, observed_at, vendor_norm, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                derive.observation_id(obs),
+                key,
+                listing.market,
+                obs.crawl_id,
+                at,
+                handle_norm,
+                obs.model_dump_json(by_alias=True),
+            ),
+        )
+        if cur.rowcount == 0:
+            return None  # the very same observation was written before (replay, retry)
+        conn.execute(
+            "INSERT INTO crawl_runs (crawl_id, first_observed, last_observed, observations)"
+            " VALUES (?, ?, ?, 1) ON CONFLICT (crawl_id) DO UPDATE SET"
+            " first_observed = min(first_observed, excluded.first_observed),"
+            " last_observed = max(last_observed, excluded.last_observed),"
+            " observations = observations + 1",
+            (obs.crawl_id, at, at),
+        )
+
+        row = conn.execute(
+            "SELECT rowid, last_seen, price_amount, price_currency FROM listings WHERE key = ?", (key,)
+        ).fetchone()
+        amount, currency = _dump_money(listing.price)
+        content = (
+            listing.market,
+            derive.norm_key(listing.market),
+            listing.listing_id,
+            handle,
+            handle_norm,
+            listing.ships_from,
+            derive.norm_key(listing.ships_from),
+            _float(derive.price_per_gram_usd(enrichment)),
+            amount,
+            currency,
+            json.dumps(
+                {
+                    "listing": listing.model_dump(mode="json", by_alias=True),
+                    "enrichment": enrichment.model_dump(mode="json", by_alias=True),
+                }
+            ),
+        )
+        created = row is None
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO listings (market, market_norm, listing_id, vendor, vendor_norm, ships_from,"
+                " ships_from_norm, price_per_gram_usd, price_amount, price_currency, data,"
+                " key, first_seen, last_seen, observations, removed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
+                (*content, key, at, at),
+            )
+            rowid = cur.lastrowid
+            newer = True
+        else:
+            rowid, last_seen, old_amount, old_currency = row
+            # An observation older than the latest one (late replay) counts, but must not roll
+            # the latest view back.
+            newer = at >= last_seen
+            if newer:
+                conn.execute(
+                    "UPDATE listings SET market = ?, market_norm = ?, listing_id = ?, vendor = ?,"
+                    " vendor_norm = ?, ships_from = ?, ships_from_norm = ?, price_per_gram_usd = ?,"
+                    " price_amount = ?, price_currency = ?, data = ?, last_seen = ?,"
+                    " observations = observations + 1, removed = 0 WHERE key = ?",
+                    (*content, at, key),
+                )
+                old = None if old_amount is None else Money(amount=Decimal(old_amount), currency=old_currency)
+                if (
+                    old is not None
+                    and listing.price is not None
+                    and not derive.price_equal(old, listing.price)
+                ):
+                    events.append(
+                        Event(
+                            kind=EventKind.PRICE_CHANGE,
+                            market=listing.market,
+                            at=obs.observed_at,
+                            listing_id=listing.listing_id,
+                            vendor=handle,
+                            old_price=old,
+                            new_price=listing.price,
+                        )
+                    )
+            else:
+                conn.execute(
+                    "UPDATE listings SET observations = observations + 1,"
+                    " first_seen = min(first_seen, ?) WHERE key = ?",
+                    (at, key),
+                )
+        if newer:
+            self._index_side_tables(conn, rowid, key, listing, enrichment, handle)
+
+        if handle is not None and handle_norm is not None:
+            conn.execute(
+                "INSERT INTO vendors (market, handle_norm, handle, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (market, handle_norm) DO UPDATE SET"
+                " first_seen = min(first_seen, excluded.first_seen),"
+                " last_seen = max(last_seen, excluded.last_seen),"
+                " handle = CASE WHEN excluded.last_seen >= last_seen THEN excluded.handle ELSE handle END",
+                (listing.market, handle_norm, handle, at, at),
+            )
+
+        self._first_seen_events(conn, obs, handle, handle_norm, baseline, events)
+        return created
+
+    def _index_side_tables(
+        self,
+        conn: sqlite3.Connection,
+        rowid: int | None,
+        key: str,
+        listing: Listing,
+        enrichment: Enrichment,
+        handle: str | None,
+    ) -> None:
+        conn.execute("DELETE FROM listings_fts WHERE rowid = ?", (rowid,))
+        conn.execute(
+            "INSERT INTO listings_fts (rowid, title, description, vendor, substances) VALUES (?, ?, ?, ?, ?)",
+            (
+                rowid,
+                derive.search_text(listing.title),
+                derive.search_text(listing.description),
+                derive.search_text(handle),
+                derive.substances_text(enrichment),
+            ),
+        )
+        conn.execute("DELETE FROM listing_substances WHERE listing_key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO listing_substances (listing_key, substance, name_norm, class) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(key, d.id, derive.norm_key(d.name) or d.id, d.cls) for d in enrichment.drugs],
+        )
+        conn.execute("DELETE FROM listing_ships_to WHERE listing_key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO listing_ships_to (listing_key, country_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(key, n) for n in (derive.norm_key(c) for c in listing.ships_to) if n],
+        )
+
+    def _first_seen_events(
+        self,
+        conn: sqlite3.Connection,
+        obs: Observation,
+        handle: str | None,
+        handle_norm: str | None,
+        baseline: bool,
+        events: list[Event],
+    ) -> None:
+        listing = obs.listing
+        candidates: list[tuple[EventKind, str, str | None]] = [(EventKind.NEW_LISTING, obs.key, None)]
+        if handle is not None and handle_norm is not None:
+            candidates.append((EventKind.NEW_VENDOR, handle_norm, None))
+            candidates.append((EventKind.NEW_VENDOR_MARKET, f"{handle_norm}\x1f{listing.market}", None))
+            for sub in obs.enrichment.substances:
+                candidates.append((EventKind.NEW_VENDOR_SUBSTANCE, f"{handle_norm}\x1f{sub}", sub))
+        at = derive.iso(obs.observed_at)
+        for kind, key, substance in candidates:
+            cur = conn.execute(
+                "INSERT INTO first_seen (kind, key, market, first_seen, crawl_id, baseline)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING",
+                (kind.value, key, listing.market, at, obs.crawl_id, int(baseline)),
+            )
+            if cur.rowcount == 1 and not baseline:
+                events.append(
+                    Event(
+                        kind=kind,
+                        market=listing.market,
+                        at=obs.observed_at,
+                        listing_id=listing.listing_id,
+                        vendor=handle,
+                        substance=substance,
+                    )
+                )
+
+    def mark_removed(self, market: str, seen_before: datetime) -> WriteResult:
+        """Mark the market's active listings not seen since ``seen_before`` as removed."""
+        cutoff = derive.iso(seen_before)
+        with self._write_tx("mark removed") as conn:
+            rows = conn.execute(
+                "UPDATE listings SET removed = 1 WHERE market = ? AND removed = 0 AND last_seen < ?"
+                " RETURNING listing_id, vendor",
+                (market, cutoff),
+            ).fetchall()
+        events = tuple(
+            Event(kind=EventKind.REMOVED, market=market, at=seen_before, listing_id=lid, vendor=vendor)
+            for lid, vendor in sorted(rows)
+        )
+        return WriteResult(written=0, created=0, updated=len(events), events=events)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock, _translated("query"):
+            return self._conn.execute(sql, params).fetchall()
+
+    def get(self, market: str, listing_id: str) -> StoredListing | None:
+        rows = self._read(
+            f"SELECT {_LISTING_COLUMNS} FROM listings WHERE key = ?",
+            (listing_key(market, listing_id),),
+        )
+        return _stored(rows[0]) if rows else None
+
+    def count_listings(self, market: str | None = None) -> int:
+        if market is None:
+            return int(self._read("SELECT count(*) FROM listings")[0][0])
+        return int(self._read("SELECT count(*) FROM listings WHERE market = ?", (market,))[0][0])
+
+    def count_observations(self, market: str | None = None) -> int:
+        if market is None:
+            return int(self._read("SELECT count(*) FROM observations")[0][0])
+        return int(self._read("SELECT count(*) FROM observations WHERE market = ?", (market,))[0][0])
+
+    def vendors(self, market: str | None = None) -> list[Vendor]:
+        sql = (
+            "SELECT v.market, v.handle, v.first_seen, v.last_seen,"
+            " (SELECT count(*) FROM listings l WHERE l.market = v.market AND l.vendor_norm = v.handle_norm)"
+            " FROM vendors v"
+        )
+        params: tuple[str, ...] = ()
+        if market is not None:
+            sql += " WHERE v.market = ?"
+            params = (market,)
+        sql += " ORDER BY v.market, v.handle_norm"
+        return [
+            Vendor(
+                market=m,
+                handle=h,
+                first_seen=derive.parse_iso(fs),
+                last_seen=derive.parse_iso(ls),
+                listing_count=n,
+            )
+            for m, h, fs, ls, n in self._read(sql, params)
+        ]
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        where, params = _where(query)
+        sort = query.effective_sort
+        rank_join = ""
+        rank_params: list[Any] = []
+        order = _ORDER[sort] if sort != "relevance" else _ORDER["last_seen"]
+        if sort == "relevance":
+            texts = positive_texts(query.ast)
+            if texts:
+                rank_join = (
+                    " LEFT JOIN (SELECT rowid AS rid, bm25(listings_fts) AS score FROM listings_fts"
+                    " WHERE listings_fts MATCH ?) r ON r.rid = l.rowid"
+                )
+                rank_params = [" OR ".join(_fts_expr(t) for t in texts)]
+                order = "r.score IS NULL, r.score ASC, l.last_seen DESC, l.key ASC"
+        total = int(self._read(f"SELECT count(*) FROM listings l WHERE {where}", params)[0][0])
+        rows: list[Any] = []
+        if query.limit:
+            rows = self._read(
+                f"SELECT l.key, l.data, l.first_seen, l.last_seen, l.observations, l.removed"
+                f" FROM listings l{rank_join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*rank_params, *params, query.limit, query.offset],
+            )
+        facets = {name: self._facet(name, where, params, query.facet_size) for name in query.facets}
+        return SearchResult(total=total, hits=tuple(_stored(r) for r in rows), facets=facets)
+
+    def _facet(self, name: str, where: str, params: list[Any], size: int) -> tuple[FacetBucket, ...]:
+        matched = f"SELECT l.key FROM listings l WHERE {where}"
+        if name in ("substance", "class"):
+            column = "substance" if name == "substance" else "class"
+            sql = (
+                f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n FROM listing_substances s"
+                f" WHERE s.listing_key IN ({matched}) GROUP BY 1"
+            )
+        else:
+            column = {"market": "market", "vendor": "vendor", "ships_from": "ships_from"}[name]
+            sql = (
+                f"SELECT l.{column}, count(*) AS n FROM listings l WHERE {where}"
+                f" AND l.{column} IS NOT NULL GROUP BY 1"
+            )
+        rows = self._read(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", [*params, size])
+        return tuple(FacetBucket(value=v, count=n) for v, n in rows)
+
+    def export(self, query: SearchQuery, *, batch_size: int = 1000) -> Iterator[StoredListing]:
+        """Every match in listing-key order, paged by key (no offset limit, stable under writes)."""
+        where, params = _where(query)
+        after = ""
+        while True:
+            rows = self._read(
+                f"SELECT {_LISTING_COLUMNS} FROM listings l WHERE {where} AND l.key > ?"
+                " ORDER BY l.key LIMIT ?",
+                [*params, after, batch_size],
+            )
+            for row in rows:
+                yield _stored(row)
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
+
+    def vendor_profile(self, handle: str) -> VendorProfile | None:
+        handle_norm = derive.norm_key(handle)
+        markets = self._read(
+            "SELECT v.market, v.handle, v.first_seen, v.last_seen,"
+            " (SELECT count(*) FROM listings l WHERE l.market = v.market AND l.vendor_norm = v.handle_norm)"
+            " FROM vendors v WHERE v.handle_norm = ? ORDER BY v.first_seen, v.market",
+            (handle_norm,),
+        )
+        if not markets:
+            return None
+        listings = [
+            _stored(r)
+            for r in self._read(
+                f"SELECT {_LISTING_COLUMNS} FROM listings WHERE vendor_norm = ? ORDER BY key", (handle_norm,)
+            )
+        ]
+        history: dict[str, list[PricePoint]] = {}
+        for (data,) in self._read(
+            "SELECT data FROM observations WHERE vendor_norm = ? ORDER BY observed_at, id", (handle_norm,)
+        ):
+            _add_price_points(history, Observation.model_validate_json(data))
+        return _profile(markets, listings, history)
+
+
+def _add_price_points(history: dict[str, list[PricePoint]], obs: Observation) -> None:
+    ppg = derive.price_per_gram_usd(obs.enrichment)
+    if ppg is None:
+        return
+    for substance in obs.enrichment.substances:
+        history.setdefault(substance, []).append(
+            PricePoint(
+                substance=substance,
+                market=obs.listing.market,
+                listing_id=obs.listing.listing_id,
+                observed_at=obs.observed_at,
+                price_per_gram_usd=ppg,
+            )
+        )
+
+
+def _profile(
+    markets: Sequence[Sequence[Any]], listings: list[StoredListing], history: dict[str, list[PricePoint]]
+) -> VendorProfile:
+    substances: dict[str, None] = {}
+    for item in listings:
+        for s in item.enrichment.substances:
+            substances[s] = None
+    return VendorProfile(
+        handle=str(markets[-1][1]),
+        markets=tuple(
+            VendorMarket(
+                market=m,
+                handle=h,
+                first_seen=derive.parse_iso(fs) if isinstance(fs, str) else fs,
+                last_seen=derive.parse_iso(ls) if isinstance(ls, str) else ls,
+                listing_count=n,
+            )
+            for m, h, fs, ls, n in markets
+        ),
+        substances=tuple(sorted(substances)),
+        listings=tuple(listings),
+        price_history={
+            k: tuple(sorted(v, key=lambda p: (p.observed_at, p.market, p.listing_id)))
+            for k, v in sorted(history.items())
+        },
+    )
+
+
+_ORDER = {
+    "last_seen": "l.last_seen DESC, l.key ASC",
+    "first_seen": "l.first_seen DESC, l.key ASC",
+    "price_per_gram": "l.price_per_gram_usd IS NULL, l.price_per_gram_usd ASC, l.key ASC",
+    "-price_per_gram": "l.price_per_gram_usd IS NULL, l.price_per_gram_usd DESC, l.key ASC",
+}
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _stored(row: Sequence[Any]) -> StoredListing:
+    _key, data, first_seen, last_seen, observations, removed = row
+    doc = json.loads(data)
+    return StoredListing(
+        listing=Listing.model_validate(doc["listing"]),
+        enrichment=Enrichment.model_validate(doc["enrichment"]),
+        first_seen=derive.parse_iso(first_seen),
+        last_seen=derive.parse_iso(last_seen),
+        observations=observations,
+        removed=bool(removed),
+    )
+
+
+def _fts_expr(node: Text) -> str:
+    # Tokens are letters/digits only (derive.search_tokens), but quote anyway: user text never
+    # reaches MATCH unquoted.
+    phrase = '"' + " ".join(node.tokens).replace('"', '""') + '"'
+    if node.field is None:
+        return "{title description vendor substances} : " + phrase
+    return f"{node.field} : {phrase}"
+
+
+def _compile(node: Node, params: list[Any]) -> str:
+    if isinstance(node, Text):
+        params.append(_fts_expr(node))
+        return "l.rowid IN (SELECT rowid FROM listings_fts WHERE listings_fts MATCH ?)"
+    if isinstance(node, Keyword):
+        return _keyword(node.field, node.value, params)
+    if isinstance(node, And):
+        return "(" + " AND ".join(_compile(c, params) for c in node.children) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(_compile(c, params) for c in node.children) + ")"
+    if isinstance(node, Not):
+        return f"NOT ({_compile(node.child, params)})"
+    if isinstance(node, MatchNone):
+        return "0"
+    raise TypeError(node)
+
+
+def _keyword(name: str, value: str, params: list[Any]) -> str:
+    if name == "market":
+        params.append(value)
+        return "l.market_norm = ?"
+    if name == "vendor":
+        params.append(value)
+        return "l.vendor_norm = ?"
+    if name == "ships_from":
+        params.append(value)
+        return "l.ships_from_norm = ?"
+    if name == "substance":
+        params.extend((value, value))
+        return (
+            "EXISTS (SELECT 1 FROM listing_substances s WHERE s.listing_key = l.key"
+            " AND (s.substance = ? OR s.name_norm = ?))"
+        )
+    if name == "class":
+        params.append(value)
+        return "EXISTS (SELECT 1 FROM listing_substances s WHERE s.listing_key = l.key AND s.class = ?)"
+    if name == "ships_to":
+        params.append(value)
+        return "EXISTS (SELECT 1 FROM listing_ships_to t WHERE t.listing_key = l.key AND t.country_norm = ?)"
+    raise ValueError(f"unknown keyword field {name}")
+
+
+def _where(query: SearchQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    ast = query.ast
+    if ast is not None:
+        clauses.append(_compile(ast, params))
+    for name, value in (
+        ("market", query.market),
+        ("vendor", query.vendor),
+        ("substance", query.substance),
+        ("class", query.substance_class),
+        ("ships_from", query.ships_from),
+        ("ships_to", query.ships_to),
+    ):
+        normalized = derive.norm_key(value)
+        if normalized is not None:
+            clauses.append(_keyword(name, normalized, params))
+    if query.price_per_gram_min is not None:
+        clauses.append("l.price_per_gram_usd >= ?")
+        params.append(float(query.price_per_gram_min))
+    if query.price_per_gram_max is not None:
+        clauses.append("l.price_per_gram_usd <= ?")
+        params.append(float(query.price_per_gram_max))
+    for column, op, moment in (
+        ("first_seen", ">=", query.first_seen_from),
+        ("first_seen", "<=", query.first_seen_to),
+        ("last_seen", ">=", query.last_seen_from),
+        ("last_seen", "<=", query.last_seen_to),
+    ):
+        if moment is not None:
+            clauses.append(f"l.{column} {op} ?")
+            params.append(derive.iso(moment))
+    if query.removed is not None:
+        clauses.append("l.removed = ?")
+        params.append(int(query.removed))
+    return (" AND ".join(clauses) or "1"), params

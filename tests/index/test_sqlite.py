@@ -1,0 +1,112 @@
+"""SQLite-specific behaviour: two writer processes, threads, error translation, FTS quoting."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from onionwatch.errors import StoreError, StoreUnavailableError
+from onionwatch.index.query import SearchQuery
+from onionwatch.index.sqlite import SqliteStore
+from onionwatch.models import EventKind, WriteResult
+
+from .corpus import T0, listing
+
+
+def _writer(path: str, worker: int, start: object, out: object) -> None:
+    store = SqliteStore(Path(path))
+    try:
+        obs = [
+            listing(
+                "abacus",
+                f"p{worker}-{j}",
+                title="fent",
+                vendor="SameVendor",
+                at=T0 + timedelta(seconds=j),
+                substances=("fentanyl",),
+                crawl_id=f"proc-{worker}",
+            )
+            for j in range(20)
+        ]
+        start.wait()  # type: ignore[attr-defined]
+        total = 0
+        for o in obs:  # many small transactions, so the two processes interleave
+            r = store.write([o])
+            total += sum(e.kind == EventKind.NEW_VENDOR for e in r.events)
+        out.put(total)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def test_two_writer_processes_one_new_vendor(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    SqliteStore(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(str(path), i, start, out)) for i in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    totals = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    out.close()
+    out.join_thread()
+    assert sum(totals) == 1
+    with SqliteStore(path) as store:
+        assert store.count_listings() == 40
+        assert store.count_observations() == 40
+
+
+def test_usable_from_other_threads(sqlite_store: SqliteStore) -> None:
+    results: list[WriteResult] = []
+
+    def work(i: int) -> None:
+        results.append(sqlite_store.write([listing("abacus", f"t{i}", title="x", vendor="V", at=T0)]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sqlite_store.count_listings() == 8
+    assert sum(e.kind == EventKind.NEW_VENDOR for r in results for e in r.events) == 1
+
+
+def test_wal_mode(sqlite_store: SqliteStore) -> None:
+    with sqlite3.connect(sqlite_store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_fts_syntax_in_user_text_is_quoted(sqlite_store: SqliteStore) -> None:
+    sqlite_store.write([listing("abacus", "1", title='NEAR(a b) "x" title: * ^', vendor="V", at=T0)])
+    for text in ["NEAR", '"NEAR(a"', "title:x", "a*", "^"]:
+        sqlite_store.search(SearchQuery(text=text))  # must not raise an FTS5 syntax error
+    assert sqlite_store.search(SearchQuery(text="near")).total == 1
+
+
+def test_locked_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite"
+    SqliteStore(path).close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            SqliteStore(path, busy_timeout=0.2)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(StoreError):
+        SqliteStore(tmp_path / "dir.sqlite")

@@ -68,7 +68,9 @@ def _targets(
             state = _lab_state(settings)
             socks = f"{state.socks_host}:{state.socks_port}" if state else None
         if socks is None:
-            raise TorUnavailableError("no Tor SOCKS port configured (--socks, ONIONWATCH_TOR__SOCKS_PORT or a lab)")
+            raise TorUnavailableError(
+                "no Tor SOCKS port configured (--socks, ONIONWATCH_TOR__SOCKS_PORT or a lab)"
+            )
         return [CrawlTarget(markets[0], url, engine)], socks
     state = _lab_state(settings)
     if state is None:
@@ -76,7 +78,9 @@ def _targets(
     chosen = markets or sorted(state.markets)
     unknown = [m for m in chosen if m not in state.markets]
     if unknown:
-        raise ConfigError(f"unknown lab market(s): {', '.join(unknown)}; the lab serves {', '.join(state.markets)}")
+        raise ConfigError(
+            f"unknown lab market(s): {', '.join(unknown)}; the lab serves {', '.join(state.markets)}"
+        )
     targets = [CrawlTarget(m, state.markets[m].url, engine) for m in chosen]
     return targets, socks or f"{state.socks_host}:{state.socks_port}"
 
@@ -102,10 +106,14 @@ def _open_store(settings: Settings) -> Store:
 
 @app.command()
 def crawl(
-    markets: Annotated[list[str] | None, typer.Argument(help="market names (default: every lab market)")] = None,
+    markets: Annotated[
+        list[str] | None, typer.Argument(help="market names (default: every lab market)")
+    ] = None,
     url: Annotated[str | None, typer.Option(help="start URL of the market (one MARKET)")] = None,
     engine: Annotated[str, typer.Option(help="page-object engine of the market")] = "nightshade",
-    socks: Annotated[str | None, typer.Option(help="Tor SOCKS HOST:PORT (default: settings, then the lab)")] = None,
+    socks: Annotated[
+        str | None, typer.Option(help="Tor SOCKS HOST:PORT (default: settings, then the lab)")
+    ] = None,
     baseline: Annotated[bool, typer.Option(help="record first-seen facts without new-item events")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the crawl report as JSON")] = False,
 ) -> None:
@@ -118,7 +126,9 @@ def crawl(
     check_socks(socks_address)
     store = _open_store(settings)
     try:
-        report = run_crawl(targets, settings=settings, socks=socks_address, store=store, baseline=baseline, progress=_say)
+        report = run_crawl(
+            targets, settings=settings, socks=socks_address, store=store, baseline=baseline, progress=_say
+        )
     finally:
         store.close()
     if json_out:
@@ -143,9 +153,13 @@ def demo(
 
     settings = load_settings()
     started = time.monotonic()
-    market_args = {name: ["--listings", str(listings), "--seed", str(settings.lab.seed)] for name in MARKET_NAMES}
+    market_args = {
+        name: ["--listings", str(listings), "--seed", str(settings.lab.seed)] for name in MARKET_NAMES
+    }
     lab = Lab(settings.lab_dir, base_port=settings.lab.base_port, market_args=market_args, progress=_say)
-    _say(f"starting the lab (private Tor network + {len(MARKET_NAMES)} onion market(s)) in {settings.lab_dir}")
+    _say(
+        f"starting the lab (private Tor network + {len(MARKET_NAMES)} onion market(s)) in {settings.lab_dir}"
+    )
     with lab as state:
         _say(f"lab ready in {state.ready_seconds:.1f} s; Tor SOCKS {state.socks_host}:{state.socks_port}")
         for name, endpoint in state.markets.items():
@@ -154,10 +168,16 @@ def demo(
         store = _open_store(settings)
         try:
             report = run_crawl(
-                targets, settings=settings, socks=f"{state.socks_host}:{state.socks_port}", store=store, progress=_say
+                targets,
+                settings=settings,
+                socks=f"{state.socks_host}:{state.socks_port}",
+                store=store,
+                progress=_say,
             )
             _say("crawl done; stopping the lab")
-            typer.echo(demo_summary(report, store, truth_dirs=_truth_dirs(state), elapsed=time.monotonic() - started))
+            typer.echo(
+                demo_summary(report, store, truth_dirs=_truth_dirs(state), elapsed=time.monotonic() - started)
+            )
         finally:
             store.close()
     if not report.ok:

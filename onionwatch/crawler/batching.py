@@ -19,7 +19,12 @@ R = TypeVar("R")
 
 class Batcher(Generic[T, R]):
     def __init__(
-        self, fn: Callable[[Sequence[T]], Sequence[R]], *, size: int = 64, max_delay: float = 0.5, name: str = "batch"
+        self,
+        fn: Callable[[Sequence[T]], Sequence[R]],
+        *,
+        size: int = 64,
+        max_delay: float = 0.5,
+        name: str = "batch",
     ) -> None:
         self._fn = fn
         self._size = size

@@ -20,11 +20,61 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 BINARY_EXTENSIONS = frozenset(
-    ".jpg .jpeg .png .gif .webp .bmp .ico .svg .tif .tiff .avif .mp4 .webm .avi .mov .mp3 .ogg .wav "
-    ".zip .rar .7z .gz .tgz .bz2 .xz .tar .exe .msi .dll .apk .jar .bin .iso .dmg .pdf .doc .docx "
-    ".xls .xlsx .woff .woff2 .ttf .otf .eot".split()
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".ico",
+        ".svg",
+        ".tif",
+        ".tiff",
+        ".avif",
+        ".mp4",
+        ".webm",
+        ".avi",
+        ".mov",
+        ".mp3",
+        ".ogg",
+        ".wav",
+        ".zip",
+        ".rar",
+        ".7z",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".tar",
+        ".exe",
+        ".msi",
+        ".dll",
+        ".apk",
+        ".jar",
+        ".bin",
+        ".iso",
+        ".dmg",
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+    }
 )
-TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml", "application/json", "text/xml", "application/xml")
+TEXT_TYPES = (
+    "text/html",
+    "text/plain",
+    "application/xhtml+xml",
+    "application/json",
+    "text/xml",
+    "application/xml",
+)
 
 
 def is_text_type(content_type: bytes | str | None) -> bool:
@@ -66,6 +116,8 @@ class TextOnlyMiddleware:
             raise StopDownload(fail=True)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if not request.meta.get(self.allow_meta_key) and not is_text_type(response.headers.get(b"Content-Type")):
+        if not request.meta.get(self.allow_meta_key) and not is_text_type(
+            response.headers.get(b"Content-Type")
+        ):
             raise IgnoreRequest(f"text-only policy: {request.url} is not text")
         return response

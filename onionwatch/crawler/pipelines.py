@@ -77,8 +77,17 @@ class EnrichPipeline:
 class StorePipeline:
     """Writes each (enriched) listing as an observation; counts the events the store reports."""
 
-    def __init__(self, stats: StatsCollector, store: Store, *, crawl_id: str, owns_store: bool,
-                 baseline: bool = False, batch_size: int = 100, max_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        stats: StatsCollector,
+        store: Store,
+        *,
+        crawl_id: str,
+        owns_store: bool,
+        baseline: bool = False,
+        batch_size: int = 100,
+        max_delay: float = 0.5,
+    ) -> None:
         self.stats = stats
         self.store = store
         self.crawl_id = crawl_id

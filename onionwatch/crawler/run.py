@@ -91,7 +91,11 @@ def _market_report(crawler: Crawler, market: str) -> MarketReport:
         pages=int(stats.get("response_received_count", 0)),
         listings_stored=int(stats.get("listing/stored", 0)),
         listings_created=int(stats.get("listing/created", 0)),
-        dropped={k.removeprefix("listing/dropped/"): int(v) for k, v in stats.items() if k.startswith("listing/dropped/")},
+        dropped={
+            k.removeprefix("listing/dropped/"): int(v)
+            for k, v in stats.items()
+            if k.startswith("listing/dropped/")
+        },
         errors=int(stats.get("log_count/ERROR", 0)) + int(stats.get("downloader/exception_count", 0)),
         events={k.removeprefix("events/"): int(v) for k, v in stats.items() if k.startswith("events/")},
         stats=stats,
@@ -115,7 +119,9 @@ def crawl(
 
     crawl_id = uuid.uuid4().hex
     process = CrawlerProcess(
-        scrapy_settings(settings, socks=socks, store=store, crawl_id=crawl_id, baseline=baseline, extra=extra_settings),
+        scrapy_settings(
+            settings, socks=socks, store=store, crawl_id=crawl_id, baseline=baseline, extra=extra_settings
+        ),
     )
     crawlers: list[tuple[Crawler, str]] = []
     for target in targets:
@@ -124,7 +130,11 @@ def crawl(
             _attach_progress(crawler, target.market, progress)
         crawlers.append((crawler, target.market))
         process.crawl(
-            crawler, market=target.market, start_url=target.start_url, engine=target.engine, isolation=target.isolation
+            crawler,
+            market=target.market,
+            start_url=target.start_url,
+            engine=target.engine,
+            isolation=target.isolation,
         )
     started = time.monotonic()
     process.start()

@@ -57,9 +57,7 @@ class TorDownloadHandler(HttpxDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         address = crawler.settings.get("ONIONWATCH_TOR_SOCKS")
         if not address:
-            raise NotConfigured(
-                "ONIONWATCH_TOR_SOCKS is not set: refusing to fetch anything outside Tor"
-            )
+            raise NotConfigured("ONIONWATCH_TOR_SOCKS is not set: refusing to fetch anything outside Tor")
         try:
             self.socks_host, self.socks_port = parse_socks_address(str(address))
         except ValueError as exc:

@@ -7,6 +7,7 @@ tested against the lab's real Tor network instead.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import struct
@@ -45,14 +46,13 @@ class _Handler(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        try:
+        # Clients that only probe the port, or hang up mid-handshake, are not errors here.
+        with contextlib.suppress(OSError):
             self._handle()
-        except (ConnectionError, OSError):
-            pass  # clients that only probe the port, or hang up mid-handshake
 
     def _handle(self) -> None:
         sock: socket.socket = self.request
-        version, nmethods = _read(sock, 2)
+        _version, nmethods = _read(sock, 2)
         methods = _read(sock, nmethods)
         username = password = None
         if 2 in methods:
@@ -92,10 +92,8 @@ def _relay(a: socket.socket, b: socket.socket) -> None:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     t = threading.Thread(target=pump, args=(b, a), daemon=True)
     t.start()

@@ -71,7 +71,7 @@ def parse_money(text: str | None) -> Money | None:
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
-    """"Worldwide, Europe" -> ("Worldwide", "Europe"), keeping page order and duplicates."""
+    """ "Worldwide, Europe" -> ("Worldwide", "Europe"), keeping page order and duplicates."""
     if not text:
         return ()
     parts = (clean_text(p) for p in re.split(r"[,;/|]", text))

@@ -72,7 +72,11 @@ def parse_listing(page: Page) -> Listing:
     if not title or not listing_id:
         raise PageError(f"{page.url}: listing page without title or id")
     price_text = " / ".join(
-        t for t in (clean_text(" ".join(li.css("::text").getall())) for li in page.selector.css(LISTING["tiers"])) if t
+        t
+        for t in (
+            clean_text(" ".join(li.css("::text").getall())) for li in page.selector.css(LISTING["tiers"])
+        )
+        if t
     )
     paragraphs = [clean_text(p) for p in page.selector.css(LISTING["description"]).getall()]
     return Listing(

@@ -19,7 +19,12 @@ class MarketSpider(Spider):
     name = "market"
 
     def __init__(
-        self, market: str, start_url: str, engine: str = "nightshade", isolation: str | None = None, **kwargs: Any
+        self,
+        market: str,
+        start_url: str,
+        engine: str = "nightshade",
+        isolation: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(name=f"market:{market}", **kwargs)
         self.market = market
@@ -33,7 +38,9 @@ class MarketSpider(Spider):
         yield self._request(self.start_url, self.parse_home)
 
     def _request(self, url: str, callback: Any) -> Request:
-        return Request(url, callback=callback, meta={ISOLATION_META_KEY: self.isolation, "market": self.market})
+        return Request(
+            url, callback=callback, meta={ISOLATION_META_KEY: self.isolation, "market": self.market}
+        )
 
     def _page(self, response: Response) -> Page:
         content_type = response.headers.get(b"Content-Type")

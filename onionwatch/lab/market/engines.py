@@ -84,7 +84,8 @@ class NightshadeEngine:
         shown = items[(page - 1) * self.page_size : page * self.page_size]
         cards = "".join(
             f'<div class="card"><a class="card-title" href="/item/{item.listing_id}">{escape(item.title)}</a>'
-            f'<span class="card-vendor">by <a href="/u/{escape(item.vendor)}">{escape(item.vendor)}</a></span>'
+            f'<span class="card-vendor">by <a href="/u/{escape(item.vendor)}">'
+            f"{escape(item.vendor)}</a></span>"
             f'<span class="card-price">USD {item.price_usd}</span></div>'
             for item in shown
         )
@@ -103,7 +104,8 @@ class NightshadeEngine:
         return f"""
 <div class="product" data-id="{item.listing_id}">
   <h1 class="product-title">{escape(item.title)}</h1>
-  <div class="vendor-box">Sold by <a class="vendor" href="/u/{escape(vendor.handle)}">{escape(vendor.handle)}</a>
+  <div class="vendor-box">Sold by
+    <a class="vendor" href="/u/{escape(vendor.handle)}">{escape(vendor.handle)}</a>
     <span class="sales">({vendor.sales} sales, {vendor.rating}/5)</span></div>
   <table class="details">
     <tr><th>Price</th><td class="price">USD {usd}</td></tr>
@@ -124,7 +126,8 @@ class NightshadeEngine:
         vendor = self._vendors[handle]
         items = [i for i in self.catalogue.listings if i.vendor == handle]
         rows = "".join(
-            f'<tr><td><a href="/item/{i.listing_id}">{escape(i.title)}</a></td><td>USD {i.price_usd}</td></tr>'
+            f'<tr><td><a href="/item/{i.listing_id}">{escape(i.title)}</a></td>'
+            f"<td>USD {i.price_usd}</td></tr>"
             for i in items
         )
         return f"""

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -134,5 +135,5 @@ def load_settings(**overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc
-    except (OSError, ValueError) as exc:  # unreadable or unparsable YAML
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable or unparsable YAML
         raise ConfigError(f"cannot read settings: {exc}") from exc

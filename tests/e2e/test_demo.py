@@ -1,0 +1,28 @@
+"""The main job, as a newcomer runs it: `onionwatch demo` brings the lab up, crawls, summarises, stops."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import onionwatch_cli
+
+pytestmark = pytest.mark.lab
+
+
+def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path: Path) -> None:
+    env = {
+        "ONIONWATCH_DATA_DIR": str(tmp_path / "var"),
+        "ONIONWATCH_LAB__BASE_PORT": "48400",
+    }
+    result = onionwatch_cli("demo", "--listings", "40", env=env, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "onionwatch demo — summary" in out
+    assert "ground truth: 40/40 listings match" in out
+    assert "fentanyl-type listings this crawl:" in out
+    assert "lab ready in" in result.stderr  # progress is shown while it runs
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert leftovers.stdout.strip() == ""

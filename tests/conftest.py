@@ -30,7 +30,19 @@ def onionwatch_cli(*args: str, env: dict[str, str], timeout: float = 300) -> sub
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """One private Tor network with the simulated markets for the whole session."""
+    """One private Tor network with the simulated markets for the whole session.
+
+    ONIONWATCH_TEST_LAB=<dir> reuses a lab already running there (for quick local iterations).
+    """
+    reuse = os.environ.get("ONIONWATCH_TEST_LAB")
+    if reuse:
+        from onionwatch.lab.lab import Lab as RunningLab
+
+        state = RunningLab.status(Path(reuse))
+        if state is None or not state.running:
+            pytest.fail(f"ONIONWATCH_TEST_LAB={reuse}: no running lab there")
+        yield state
+        return
     if shutil.which("tor") is None and not Path("/usr/sbin/tor").exists():
         pytest.fail("Debian's tor is not installed: run ./run setup")
     from onionwatch.lab.lab import Lab

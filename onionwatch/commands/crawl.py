@@ -43,6 +43,29 @@ def check_socks(address: str, timeout: float = 3.0) -> None:
         ) from exc
 
 
+def ensure_tor_ready(settings: Settings, state: LabState | None, timeout: float = 60.0) -> None:
+    """With a control port known (settings or the lab), refuse to crawl until Tor is bootstrapped."""
+    from onionwatch.crawler.torctl import TorControl
+
+    if settings.tor.control_port is not None:
+        password = settings.tor.control_password
+        control = TorControl(
+            settings.tor.control_port,
+            host=settings.tor.socks_host,
+            password=password.get_secret_value() if password else None,
+            cookie_path=settings.tor.cookie_path,
+        )
+    elif state is not None:
+        control = TorControl(state.control_port, cookie_path=state.control_cookie)
+    else:
+        return  # SOCKS only: the pre-flight connect and fail-closed handler still apply
+    with control:
+        health = control.health()
+        if not health.ready:
+            _say(f"waiting for Tor: {health.describe()}")
+            control.wait_ready(timeout)
+
+
 def _lab_state(settings: Settings) -> LabState | None:
     from onionwatch.lab.lab import Lab
 
@@ -124,6 +147,8 @@ def crawl(
     settings = load_settings()
     targets, socks_address = _targets(settings, markets or [], url, engine, socks)
     check_socks(socks_address)
+    if socks is None:  # an explicit --socks names a Tor we know nothing else about
+        ensure_tor_ready(settings, _lab_state(settings))
     store = _open_store(settings)
     try:
         report = run_crawl(

@@ -45,20 +45,11 @@ def check_socks(address: str, timeout: float = 3.0) -> None:
 
 def ensure_tor_ready(settings: Settings, state: LabState | None, timeout: float = 60.0) -> None:
     """With a control port known (settings or the lab), refuse to crawl until Tor is bootstrapped."""
-    from onionwatch.crawler.torctl import TorControl
+    from onionwatch.crawler.torctl import control_for
 
-    if settings.tor.control_port is not None:
-        password = settings.tor.control_password
-        control = TorControl(
-            settings.tor.control_port,
-            host=settings.tor.socks_host,
-            password=password.get_secret_value() if password else None,
-            cookie_path=settings.tor.cookie_path,
-        )
-    elif state is not None:
-        control = TorControl(state.control_port, cookie_path=state.control_cookie)
-    else:
-        return  # SOCKS only: the pre-flight connect and fail-closed handler still apply
+    control = control_for(settings.tor, (state.control_port, state.control_cookie) if state else None)
+    if control is None:
+        return  # SOCKS only: the pre-flight connect and the fail-closed handler still apply
     with control:
         health = control.health()
         if not health.ready:

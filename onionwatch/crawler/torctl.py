@@ -21,6 +21,7 @@ import stem.control
 from stem import Signal
 
 from onionwatch.errors import TorNotReadyError, TorUnavailableError
+from onionwatch.settings import TorSettings
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,18 @@ class TorControl:
 
     def add_stream_listener(self, listener: Any) -> None:
         self._controller.add_event_listener(listener, stem.control.EventType.STREAM)
+
+
+def control_for(settings: TorSettings, lab_control: tuple[int, Path] | None = None) -> TorControl | None:
+    """The control connection the settings name, else the lab's (port, cookie), else ``None``."""
+    if settings.control_port is not None:
+        password = settings.control_password
+        return TorControl(
+            settings.control_port,
+            host=settings.socks_host,
+            password=password.get_secret_value() if password else None,
+            cookie_path=settings.cookie_path,
+        )
+    if lab_control is not None:
+        return TorControl(lab_control[0], cookie_path=lab_control[1])
+    return None

@@ -1,0 +1,86 @@
+"""The batch API: ``enrich(listings) -> enriched listings``.
+
+Text contract: every offset (``DrugMention.start/end``) indexes into ``listing_text(listing)``, the
+title, description and price text that are present, joined with ``"\\n"`` in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from onionwatch.extractors.pipeline import get_pipeline
+from onionwatch.models import DrugMention, EnrichedListing, Enrichment, Listing
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 256
+
+
+def listing_text(listing: Listing) -> str:
+    price_text = listing.price_text
+    if price_text is None and listing.price is not None:
+        price_text = listing.price.raw or f"{listing.price.amount} {listing.price.currency}"
+    return "\n".join(p for p in (listing.title, listing.description, price_text) if p)
+
+
+def doc_enrichment(doc: Doc, drugs_key: str = "drugs") -> Enrichment:
+    """Read one processed Doc into the shared model."""
+    drugs = tuple(
+        DrugMention(
+            id=s.id_,
+            name=s._.ow_name or s.id_,
+            cls=s._.ow_class or "",
+            text=s.text,
+            start=s.start_char,
+            end=s.end_char,
+        )
+        for s in doc.spans.get(drugs_key, [])
+    )
+    doses: list[Decimal] = doc._.ow_doses_mg or []
+    return Enrichment(
+        drugs=drugs,
+        fentanyl_class=any(d.cls == "fentanyl_class" for d in drugs),
+        quantities=tuple(doc._.ow_quantities or ()),
+        doses_mg=tuple(doses),
+        prices=tuple(doc._.ow_prices or ()),
+        vendor=doc._.ow_vendor,
+        pgp_fingerprints=tuple(doc._.ow_pgp or ()),
+    )
+
+
+def _docs(nlp: Language, listings: list[Listing]) -> Iterator[Doc]:
+    for i, listing in enumerate(listings):
+        try:
+            doc = nlp.make_doc(listing_text(listing))
+        except Exception:  # a tokenizer failure on one text must not stop the batch
+            log.exception("cannot tokenize listing %s", listing.listing_id)
+            continue
+        doc.user_data["ow_index"] = i
+        doc._.ow_observed_on = listing.crawled_at.date()
+        doc._.ow_vendor_hint = listing.vendor
+        yield doc
+
+
+def enrich(
+    listings: Iterable[Listing], *, nlp: Language | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> list[EnrichedListing]:
+    """Enrich listings in order. A listing whose document fails comes back with an empty enrichment
+    (and a logged warning); the rest of the batch is unaffected."""
+    nlp = nlp or get_pipeline()
+    items = list(listings)
+    results: list[Enrichment | None] = [None] * len(items)
+    for doc in nlp.pipe(_docs(nlp, items), batch_size=batch_size):
+        i = doc.user_data["ow_index"]
+        try:
+            results[i] = doc_enrichment(doc)
+        except Exception:  # a malformed mention must cost one listing, not the batch
+            log.exception("cannot read enrichment of listing %s", items[i].listing_id)
+    out = []
+    for listing, enrichment in zip(items, results, strict=True):
+        out.append(EnrichedListing(listing=listing, enrichment=enrichment or Enrichment()))
+    return out

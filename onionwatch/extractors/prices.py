@@ -1,0 +1,239 @@
+"""Prices: amount + currency from market notation, tier pairing with quantities, USD value.
+
+Owns "$40", "40$", "€25", "25 EUR", "₿0.002", "0.5 XMR", "$1.2k", "$40/g", "$5 each", and which
+quantity each price belongs to ("1g $40 / 5g $180"). Reads ``doc._.ow_quantities`` (the quantity
+component runs first) and ``doc._.ow_observed_on`` (the date used for the USD rate, set by the
+caller; today when absent). Output: ``doc._.ow_prices`` and ``doc.spans["prices"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from onionwatch.extractors.currency import UsdConverter, default_converter
+from onionwatch.extractors.numbers import parse_number
+from onionwatch.models import PriceMention
+
+Per = Literal["listing", "unit", "gram"]
+
+_SYMBOLS = {
+    "$": "USD",
+    "us$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "bucks": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "a$": "AUD",
+    "au$": "AUD",
+    "aud": "AUD",
+    "c$": "CAD",
+    "ca$": "CAD",
+    "cad": "CAD",
+    "chf": "CHF",
+    "sek": "SEK",
+    "nok": "NOK",
+    "dkk": "DKK",
+    "pln": "PLN",
+    "czk": "CZK",
+    "₿": "BTC",
+    "฿": "BTC",
+    "ƀ": "BTC",
+    "btc": "BTC",
+    "xbt": "BTC",
+    "mbtc": "mBTC",
+    "xmr": "XMR",
+    "ɱ": "XMR",
+    "monero": "XMR",
+    "ltc": "LTC",
+    "eth": "ETH",
+    "bch": "BCH",
+}
+_PREFIX = (
+    r"US\$|AU\$|CA\$|A\$|C\$|\$|€|£|₿|฿|Ƀ|ɱ"
+    r"|(?<![A-Za-z])(?:USD|EUR|GBP|AUD|CAD|CHF|BTC|XBT|mBTC|XMR|LTC|ETH|BCH)"
+)
+_SUFFIX = (
+    r"\$|€|£|₿|(?:USD|EUR|GBP|AUD|CAD|CHF|SEK|NOK|DKK|PLN|CZK|BTC|XBT|mBTC|XMR|LTC|ETH|BCH"
+    r"|dollars?|bucks|euros?|monero)(?![A-Za-z])"
+)
+_AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,8})?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d+(?:[.,]\d{1,8})?|[.,]\d{1,8}"
+_PRICE = re.compile(
+    rf"(?:(?P<pre>{_PREFIX})[ \t]?(?P<amt1>{_AMOUNT})(?P<k1>[kK](?![A-Za-z]))?"
+    rf"|(?<![\w.,])(?P<amt2>{_AMOUNT})(?P<k2>[kK])?[ \t]?(?P<suf>{_SUFFIX}))",
+    re.IGNORECASE,
+)
+_PER_GRAM = re.compile(r"^[ \t]*(?:/|per|a|an|p)[ \t]*(?:g|gr|gs|gram|grams|gramm|gm)\b", re.I)
+_PER_UNIT = re.compile(
+    r"^[ \t]*(?:(?:/|per|a|an)[ \t]*(?:pill|tab|tablet|unit|piece|pc|blotter|hit|cap|capsule|bar|strip|vial|"
+    r"pcs|pills|tabs|ml)\b|each\b|ea\b|pp\b|apiece\b)",
+    re.I,
+)
+_PER_GRAM_BEFORE = re.compile(r"(?:per[ \t]+(?:g|gram)|price[ \t]+per[ \t]+gram)[ \t:]*$", re.I)
+_SHIPPING = re.compile(r"(?:shipping|postage|delivery|s&h|s/h|reship|tracking)[^\n$€£]{0,12}$", re.I)
+_SHIPPING_AFTER = re.compile(r"^[ \t]*(?:for[ \t]+)?(?:shipping|postage|delivery|s&h|tracking)", re.I)
+_SEPARATORS = frozenset("\n|;/,•*")
+
+
+@dataclass(frozen=True)
+class FoundPrice:
+    start: int
+    end: int
+    amount: Decimal
+    currency: str
+    per: Per | None
+
+
+def find_prices(text: str) -> list[FoundPrice]:
+    """Every price in ``text`` with its explicit per-gram/per-unit marker (no pairing, no USD)."""
+    out: list[FoundPrice] = []
+    for m in _PRICE.finditer(text):
+        sym = (m.group("pre") or m.group("suf") or "").lower()
+        currency = _SYMBOLS.get(sym)
+        if currency is None:
+            continue
+        raw_amount = m.group("amt1") or m.group("amt2")
+        try:
+            amount = parse_number(raw_amount)
+        except InvalidOperation:
+            continue
+        if m.group("k1") or m.group("k2"):
+            amount *= 1000
+        if currency == "mBTC":
+            currency, amount = "BTC", amount / 1000
+        if amount <= 0:
+            continue
+        start, end = m.start(), m.end()
+        if _SHIPPING.search(text[max(0, start - 30) : start]) or _SHIPPING_AFTER.match(text[end : end + 20]):
+            continue
+        per: Per | None = None
+        tail = text[end : end + 20]
+        g = _PER_GRAM.match(tail) or None
+        u = _PER_UNIT.match(tail) if g is None else None
+        if g is not None:
+            per, end = "gram", end + g.end()
+        elif u is not None:
+            per, end = "unit", end + u.end()
+        elif _PER_GRAM_BEFORE.search(text[max(0, start - 20) : start]):
+            per = "gram"
+        out.append(FoundPrice(start, end, amount, currency, per))
+    return _dedupe(text, out)
+
+
+def _dedupe(text: str, prices: list[FoundPrice]) -> list[FoundPrice]:
+    """The same amount repeated on another line (title and price box) is one price."""
+    seen: dict[tuple[Decimal, str], int] = {}
+    out = []
+    for p in prices:
+        key = (p.amount, p.currency)
+        line = text.count("\n", 0, p.start)
+        if key in seen and seen[key] != line:
+            continue
+        seen.setdefault(key, line)
+        out.append(p)
+    return out
+
+
+def pair_tiers(text: str, quantities: list[tuple[int, int]], prices: list[FoundPrice]) -> list[int | None]:
+    """For each price, the index of the quantity (tier) it belongs to, or None."""
+    spans = sorted([*quantities, *((p.start, p.end) for p in prices)])
+    inside = bytearray(len(text) + 1)
+    for s, e in spans:
+        inside[s:e] = b"\x01" * (e - s)
+    segment = [0] * (len(text) + 1)
+    seg = 0
+    for i, ch in enumerate(text):
+        if (ch in _SEPARATORS and not inside[i]) or (
+            ch == "-" and not inside[i] and text[i - 1 : i] == " " and text[i + 1 : i + 2] == " "
+        ):
+            seg += 1
+        segment[i] = seg
+    segment[len(text)] = seg
+    result: list[int | None] = [None] * len(prices)
+    open_prices = [i for i, p in enumerate(prices) if p.per is None]
+    for i in open_prices:
+        p = prices[i]
+        same = [q for q, (s, _) in enumerate(quantities) if segment[s] == segment[p.start]]
+        if len(same) == 1:
+            result[i] = same[0]
+        elif same:
+            before = [q for q in same if quantities[q][0] < p.start]
+            result[i] = before[-1] if before else same[0]
+    unpaired = [i for i in open_prices if result[i] is None]
+    if unpaired and quantities:
+        used = {r for r in result if r is not None}
+        free = [q for q in range(len(quantities)) if q not in used]
+        if len(free) == len(unpaired):
+            for i, q in zip(unpaired, free, strict=True):
+                result[i] = q
+        elif len(quantities) == 1:
+            for i in unpaired:
+                result[i] = 0
+    return result
+
+
+class Prices:
+    def __init__(self, name: str, spans_key: str, converter: UsdConverter | None = None) -> None:
+        self.name = name
+        self.spans_key = spans_key
+        self._converter = converter
+        for ext in ("ow_prices", "ow_observed_on"):
+            if not Doc.has_extension(ext):
+                Doc.set_extension(ext, default=None)
+
+    @property
+    def converter(self) -> UsdConverter:
+        if self._converter is None:
+            self._converter = default_converter()
+        return self._converter
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        found = find_prices(text)
+        quantity_spans: list[tuple[int, int]] = doc._.ow_quantity_offsets or []
+        tiers = pair_tiers(text, quantity_spans, found)
+        on: date = doc._.ow_observed_on or datetime.now(UTC).date()
+        mentions = []
+        spans = []
+        for p, tier in zip(found, tiers, strict=True):
+            per: Per | None = p.per
+            if per is None and (tier is not None or len(found) == 1):
+                per = "listing"
+            rate = self.converter.rate(p.currency, on)
+            usd = (p.amount * rate.rate).quantize(Decimal("0.01")) if rate is not None else None
+            mentions.append(
+                PriceMention(
+                    amount=p.amount,
+                    currency=p.currency,
+                    usd=usd,
+                    per=per,
+                    quantity_index=tier,
+                    text=text[p.start : p.end],
+                    rate=rate.rate if rate else None,
+                    rate_date=rate.date if rate else None,
+                    rate_source=rate.source if rate else None,
+                )
+            )
+            span = doc.char_span(p.start, p.end, label="PRICE", alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
+        doc._.ow_prices = mentions
+        doc.spans[self.spans_key] = spans
+        return doc
+
+
+@Language.factory("onionwatch_prices_v1", default_config={"spans_key": "prices"})
+def make_prices(nlp: Language, name: str, spans_key: str) -> Prices:
+    return Prices(name, spans_key)

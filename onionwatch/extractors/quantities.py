@@ -1,0 +1,347 @@
+"""Quantities: "10g", "7gs", "1/8 oz", "8-ball", "QP", "100 x 80mg", "80mg x 100", "100pcs", "10ml".
+
+Owns unit normalisation (grams, millilitres, units with a per-unit dose in mg) and the rule that
+decides whether a bare "80mg" is a pill's dose or a powder's weight. Units and street measures are
+data (``data/units.yaml``). Output: ``doc._.ow_quantities`` (list of :class:`QuantityMention`, in text
+order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from onionwatch.extractors.numbers import parse_number
+from onionwatch.models import QuantityMention
+
+Unit = Literal["g", "ml", "unit"]
+
+# drug classes sold as pills/tabs: a bare "80mg" is then a dose, not 0.08 g of powder
+_PILL_CLASSES = frozenset(
+    {
+        "benzodiazepine",
+        "hypnotic",
+        "gabapentinoid",
+        "pde5_inhibitor",
+        "eugeroic",
+        "muscle_relaxant",
+        "steroid",
+    }
+)
+_PILL_IDS = frozenset(
+    {
+        "oxycodone",
+        "hydrocodone",
+        "hydromorphone",
+        "oxymorphone",
+        "morphine",
+        "codeine",
+        "tramadol",
+        "tapentadol",
+        "methadone",
+        "buprenorphine",
+        "methylphenidate",
+        "amphetamine",
+        "lsd",
+        "2c-b",
+    }
+)
+_PILL_WORDS = frozenset(
+    {
+        "pill",
+        "pills",
+        "tab",
+        "tabs",
+        "tablet",
+        "tablets",
+        "caps",
+        "capsule",
+        "capsules",
+        "pressed",
+        "press",
+        "presses",
+        "bars",
+        "blotter",
+        "blotters",
+        "m30",
+        "blues",
+        "pcs",
+        "x",
+        "each",
+        "softgels",
+        "strips",
+        "films",
+    }
+)
+_NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"
+_FRACTION = r"(?:\d+/\d+|[½¼⅛])"
+_FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125")}
+_LEFT = r"(?<![\w.,/$€£₿฿#-])"
+_RIGHT = r"(?![A-Za-z0-9µμ])"
+
+
+@dataclass(frozen=True)
+class Units:
+    mass: dict[str, tuple[Unit, Decimal]]
+    dose: dict[str, Decimal]
+    count: frozenset[str]
+    street: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    value: Decimal
+    unit: Unit
+    dose_mg: Decimal | None = None
+
+
+def _alt(words: list[str]) -> str:
+    ordered = sorted(words, key=len, reverse=True)
+    return "|".join(re.escape(w).replace(r"\ ", r"[\s-]*").replace(r"\-", r"[\s-]?") for w in ordered)
+
+
+@lru_cache(maxsize=2)
+def load_units(path: str | None = None) -> Units:
+    src = Path(path) if path else Path(str(resources.files("onionwatch.extractors") / "data" / "units.yaml"))
+    raw = yaml.safe_load(src.read_text(encoding="utf-8"))
+    mass = {str(k).lower(): (v[0], Decimal(str(v[1]))) for k, v in raw["mass"].items()}
+    dose = {str(k).lower(): Decimal(str(v)) for k, v in raw["dose"].items()}
+    street = {str(k).lower(): Decimal(str(v)) for k, v in raw["street"].items()}
+    return Units(mass, dose, frozenset(str(w).lower() for w in raw["count"]), street)
+
+
+class QuantityParser:
+    """Regex scanner over a listing's text; pure, usable without spaCy."""
+
+    def __init__(self, units: Units) -> None:
+        self.units = units
+        mass = _alt(list(units.mass))
+        dose = _alt(list(units.dose))
+        count = _alt([w for w in units.count if w != "x"])
+        measure = f"(?:{mass}|{dose})"
+        times = r"(?:[x×*]|of|@)"
+        n = rf"{_LEFT}(?P<n>\d+)"
+        a = rf"(?P<a>{_NUM})"
+        # ordered: the first pattern that claims a stretch of text wins it
+        self.patterns: list[tuple[str, re.Pattern[str]]] = [
+            (
+                "count_measure",
+                re.compile(rf"{n}\s*(?:(?P<cw>{count})\s*)?{times}\s*{a}\s*(?P<u>{measure}){_RIGHT}", re.I),
+            ),
+            (
+                "count_measure",
+                re.compile(rf"{n}\s*(?P<cw>{count})\s*[(\[]?\s*{a}\s*(?P<u>{dose}){_RIGHT}", re.I),
+            ),
+            (
+                "measure_count",
+                re.compile(
+                    rf"{_LEFT}{a}\s*(?P<u>{measure})\s*(?:[x×*]|per|-|–|,)?\s*[(\[]?\s*(?P<n>\d+)\s*"
+                    rf"(?P<cw>{count}){_RIGHT}",
+                    re.I,
+                ),
+            ),
+            (
+                "measure_count",
+                re.compile(
+                    rf"{_LEFT}{a}\s*(?P<u>{measure})\s*[x×*]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))",
+                    re.I,
+                ),
+            ),
+            (
+                "street",
+                re.compile(
+                    rf"(?:{_LEFT}(?P<n>\d+)\s*[x×]?\s*|\b(?P<art>an?|one)\s+)?\b(?P<m>{_alt(list(units.street))})"
+                    rf"{_RIGHT}",
+                    re.I,
+                ),
+            ),
+            ("fraction", re.compile(rf"{_LEFT}(?P<f>{_FRACTION})\s*(?P<u>{mass}){_RIGHT}", re.I)),
+            ("measure", re.compile(rf"{_LEFT}{a}\s*(?P<u>{mass}){_RIGHT}(?!\s*/\s*ml)", re.I)),
+            ("dose", re.compile(rf"{_LEFT}{a}\s*(?P<u>{dose}){_RIGHT}(?!\s*/\s*(?:ml|g))", re.I)),
+            ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", re.I)),
+            ("count", re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", re.I)),
+        ]
+
+    def scan(self, text: str) -> list[tuple[str, re.Match[str]]]:
+        taken = bytearray(len(text))
+        found: list[tuple[str, re.Match[str]]] = []
+        for kind, rx in self.patterns:
+            for m in rx.finditer(text):
+                if any(taken[m.start() : m.end()]):
+                    continue
+                taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+                found.append((kind, m))
+        found.sort(key=lambda km: km[1].start())
+        return found
+
+    def measure(self, amount: Decimal, unit: str) -> tuple[Unit, Decimal] | None:
+        u = unit.lower()
+        u = re.sub(r"\s+", "", u)
+        if u in self.units.mass:
+            norm, factor = self.units.mass[u]
+            return norm, amount * factor
+        if u in self.units.dose:
+            return "g", amount * self.units.dose[u] / 1000
+        return None
+
+    def dose_mg(self, amount: Decimal, unit: str) -> Decimal | None:
+        u = unit.lower()
+        if u in self.units.dose:
+            return amount * self.units.dose[u]
+        if u in self.units.mass and self.units.mass[u][0] == "g":
+            return amount * self.units.mass[u][1] * 1000
+        return None
+
+    def street_grams(self, spelled: str) -> Decimal | None:
+        key = re.sub(r"[\s-]+", " ", spelled.lower()).strip()
+        for cand in (key, key.replace(" ", "-"), key.replace(" ", "")):
+            if cand in self.units.street:
+                return self.units.street[cand]
+        return None
+
+    def parse(
+        self, text: str, *, pill_context: bool, drug_listing: bool
+    ) -> tuple[list[Found], list[Decimal]]:
+        """Quantities and bare doses found in ``text``."""
+        out: list[Found] = []
+        lone_doses: list[tuple[int, int, Decimal]] = []
+        for kind, m in self.scan(text):
+            try:
+                self._one(kind, m, out, lone_doses, pill_context=pill_context, drug_listing=drug_listing)
+            except (InvalidOperation, ValueError, ZeroDivisionError):
+                continue
+        doses = list(
+            dict.fromkeys([f.dose_mg for f in out if f.dose_mg is not None] + [d for *_, d in lone_doses])
+        )
+        distinct_lone = {d for *_, d in lone_doses}
+        if len(distinct_lone) == 1:
+            only = next(iter(distinct_lone))
+            out = [
+                Found(f.start, f.end, f.value, f.unit, only) if f.unit == "unit" and f.dose_mg is None else f
+                for f in out
+            ]
+        return out, doses
+
+    def _one(
+        self,
+        kind: str,
+        m: re.Match[str],
+        out: list[Found],
+        lone_doses: list[tuple[int, int, Decimal]],
+        *,
+        pill_context: bool,
+        drug_listing: bool,
+    ) -> None:
+        s, e = m.start(), m.end()
+        if kind in ("count_measure", "measure_count"):
+            n = Decimal(m.group("n"))
+            a = parse_number(m.group("a"))
+            unit = m.group("u")
+            dose = self.dose_mg(a, unit)
+            is_dose = unit.lower() in self.units.dose
+            if n == 0:
+                return
+            if is_dose or (m.groupdict().get("cw") and dose is not None and dose < 1000 and pill_context):
+                out.append(Found(s, e, n, "unit", dose))
+            else:
+                meas = self.measure(a, unit)
+                if meas is None:
+                    return
+                out.append(Found(s, e, _norm(n * meas[1]), meas[0]))
+        elif kind == "street":
+            if not drug_listing:
+                return
+            grams = self.street_grams(m.group("m"))
+            if grams is None:
+                return
+            spelled = m.group("m").lower()
+            if spelled.startswith(("key", "brick")) and not (m.group("n") or m.group("art")):
+                return  # "PGP key", "license key": a key is a kilo only when counted
+            n = Decimal(m.group("n")) if m.group("n") else Decimal(1)
+            out.append(Found(s, e, _norm(n * grams), "g"))
+        elif kind == "fraction":
+            f = m.group("f")
+            if f in _FRACTIONS:
+                frac = _FRACTIONS[f]
+            else:
+                num, den = f.split("/")
+                frac = Decimal(num) / Decimal(den)
+            meas = self.measure(frac, m.group("u"))
+            if meas is not None:
+                out.append(Found(s, e, _norm(meas[1]), meas[0]))
+        elif kind == "measure":
+            meas = self.measure(parse_number(m.group("a")), m.group("u"))
+            if meas is not None and meas[1] > 0:
+                out.append(Found(s, e, _norm(meas[1]), meas[0]))
+        elif kind == "dose":
+            a = parse_number(m.group("a"))
+            mg = self.dose_mg(a, m.group("u"))
+            if mg is None or mg <= 0:
+                return
+            if m.group("u").lower() in ("mg", "mgs", "milligram", "milligrams") and not pill_context:
+                out.append(Found(s, e, _norm(mg / 1000), "g"))  # "500mg MDMA": a weight of powder
+            else:
+                lone_doses.append((s, e, _norm(mg)))
+        elif kind == "count":
+            n = Decimal(m.group("n"))
+            if n > 0:
+                out.append(Found(s, e, n, "unit"))
+
+
+def _norm(value: Decimal) -> Decimal:
+    q = value.quantize(Decimal("0.001")).normalize()
+    exponent = q.as_tuple().exponent
+    return q.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else q
+
+
+class Quantities:
+    def __init__(self, name: str, units_path: str | None, drugs_key: str, spans_key: str) -> None:
+        self.name = name
+        self.parser = QuantityParser(load_units(units_path))
+        self.drugs_key = drugs_key
+        self.spans_key = spans_key
+        for ext in ("ow_quantities", "ow_quantity_offsets", "ow_doses_mg"):
+            if not Doc.has_extension(ext):
+                Doc.set_extension(ext, default=None)
+
+    def __call__(self, doc: Doc) -> Doc:
+        drugs = doc.spans.get(self.drugs_key, [])
+        pill = any(s.id_ in _PILL_IDS or s._.ow_class in _PILL_CLASSES for s in drugs) or any(
+            t.lower_ in _PILL_WORDS for t in doc
+        )
+        found, doses = self.parser.parse(doc.text, pill_context=pill, drug_listing=len(drugs) > 0)
+        mentions = []
+        spans = []
+        for f in found:
+            mentions.append(
+                QuantityMention(value=f.value, unit=f.unit, dose_mg=f.dose_mg, text=doc.text[f.start : f.end])
+            )
+            span = doc.char_span(f.start, f.end, label="QUANTITY", alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
+        doc._.ow_quantities = mentions
+        doc._.ow_quantity_offsets = [(f.start, f.end) for f in found]
+        doc._.ow_doses_mg = doses
+        doc.spans[self.spans_key] = spans
+        return doc
+
+
+@Language.factory(
+    "onionwatch_quantities_v1",
+    default_config={"units_path": None, "drugs_key": "drugs", "spans_key": "quantities"},
+)
+def make_quantities(
+    nlp: Language, name: str, units_path: str | None, drugs_key: str, spans_key: str
+) -> Quantities:
+    return Quantities(name, units_path, drugs_key, spans_key)

@@ -1,0 +1,46 @@
+"""Tokenizer for market notation, registered so that saved pipelines keep it.
+
+spaCy's English tokenizer already splits ``10g``, ``80mg``, ``$40``, ``40$``, ``€25`` and ``₿0.002``,
+but keeps ``100x``, ``7gs``, ``1gr``, ``100pcs``, ``500ug``, ``10mcg``, ``21caps`` and ``10x80mg`` whole;
+quantity and price spans need those split at the number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
+
+# unit words glued to a number ("7gs", "100pcs"); case-insensitive inline group
+_UNIT_SUFFIX = (
+    r"(?<=[0-9])(?i:x|gs|gr|grs|gms|gm|grams?|pcs|pc|ug|µg|μg|mcg|caps|tabs|pills|blotters|hits|ct|"
+    r"btc|xmr|usd|eur|gbp|aud|cad|ltc|eth|mbtc|ml|oz|lbs?|kgs?|kilos?)"
+)
+# "x100" / "×100" (count written before the number)
+_TIMES_PREFIX = r"(?i:x|×)(?=[0-9])"
+# "10x80mg", "2x5g": the multiplication sign between two numbers
+_TIMES_INFIX = r"(?<=[0-9])(?i:x|×|\*)(?=[0-9.])"
+# crypto symbols in front of an amount (spaCy knows "$", "€", "£", "₿" but not these)
+_CURRENCY_PREFIX = r"(?:฿|ɱ|Ƀ)"
+
+
+@registry.tokenizers("onionwatch.market_tokenizer.v1")  # type: ignore[untyped-decorator]
+def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
+    def make_tokenizer(nlp: Language) -> Tokenizer:
+        defaults = nlp.Defaults
+        prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX]
+        suffixes = [*(defaults.suffixes or ()), _UNIT_SUFFIX]
+        infixes = [*(defaults.infixes or ()), _TIMES_INFIX]
+        return Tokenizer(
+            nlp.vocab,
+            rules=defaults.tokenizer_exceptions,
+            prefix_search=compile_prefix_regex(prefixes).search,
+            suffix_search=compile_suffix_regex(suffixes).search,
+            infix_finditer=compile_infix_regex(infixes).finditer,
+            token_match=defaults.token_match,
+            url_match=defaults.url_match,
+        )
+
+    return make_tokenizer

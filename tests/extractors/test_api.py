@@ -1,0 +1,57 @@
+"""The batch API: order, isolation of failures, vendor and PGP, cached pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from onionwatch.extractors import enrich, get_pipeline
+
+from .conftest import make_listing
+
+
+def test_order_is_kept_and_pipeline_cached() -> None:
+    titles = [f"Cocaine {i}g" for i in range(1, 40)]
+    out = enrich([make_listing(t, listing_id=str(i)) for i, t in enumerate(titles)], batch_size=7)
+    assert [o.listing.title for o in out] == titles
+    assert [o.enrichment.quantities[0].text for o in out] == [f"{i}g" for i in range(1, 40)]
+    assert get_pipeline() is get_pipeline()
+
+
+def test_one_bad_document_does_not_stop_the_batch(caplog: pytest.LogCaptureFixture) -> None:
+    from spacy.language import Language
+
+    from onionwatch.extractors.pipeline import build_pipeline
+
+    nlp = build_pipeline()
+
+    @Language.component("onionwatch_test_boom")
+    def boom(doc):  # type: ignore[no-untyped-def]
+        if "BOOM" in doc.text:
+            raise RuntimeError("boom")
+        return doc
+
+    nlp.add_pipe("onionwatch_test_boom", first=True)
+    listings = [make_listing("Cocaine 1g"), make_listing("BOOM heroin"), make_listing("Ketamine 5g")]
+    with caplog.at_level(logging.WARNING):
+        out = enrich(listings, nlp=nlp)
+    assert [o.enrichment.substances for o in out] == [("cocaine",), (), ("ketamine",)]
+    assert "boom" in caplog.text
+
+
+def test_vendor_is_cleaned_and_found_in_text() -> None:
+    out = enrich(
+        [
+            make_listing("Cocaine 1g", vendor="  DrWhite (1523) ★4.98 "),
+            make_listing("Cocaine 1g", description="Vendor: NorthStar. Ships daily."),
+            make_listing("Cocaine 1g"),
+        ]
+    )
+    assert [o.enrichment.vendor for o in out] == ["DrWhite", "NorthStar", None]
+
+
+def test_pgp_fingerprint() -> None:
+    fp = "3A4B 5C6D 7E8F 9012 3456  7890 ABCD EF01 2345 6789"
+    out = enrich([make_listing("Cocaine 1g", description=f"Verify me: {fp}")])
+    assert out[0].enrichment.pgp_fingerprints == ("3A4B5C6D7E8F901234567890ABCDEF0123456789",)

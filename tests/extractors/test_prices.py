@@ -1,0 +1,103 @@
+"""Prices: currencies, symbols before and after, crypto, tiers, per-gram/per-unit, USD."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from onionwatch.extractors.numbers import parse_number
+from onionwatch.models import Enrichment
+
+Extract = Callable[..., Enrichment]
+
+
+def p(e: Enrichment) -> list[tuple[Decimal, str]]:
+    return [(x.amount, x.currency) for x in e.prices]
+
+
+@pytest.mark.parametrize(
+    ("title", "amount", "currency"),
+    [
+        ("Cocaine 1g 40$", "40", "USD"),
+        ("Cocaine 1g €25", "25", "EUR"),
+        ("Cocaine 1g £60", "60", "GBP"),
+        ("Cocaine 1g ₿0.002", "0.002", "BTC"),
+        ("Cocaine 1g ฿0.0060", "0.0060", "BTC"),
+        ("Cocaine 1g 0.0021 BTC", "0.0021", "BTC"),
+        ("Cocaine 1g 0.45 XMR", "0.45", "XMR"),
+        ("Cocaine 1g 35 EUR", "35", "EUR"),
+        ("Cocaine 1g AU$350", "350", "AUD"),
+        ("Cocaine 1g 350 AUD", "350", "AUD"),
+        ("Cocaine 1g C$120", "120", "CAD"),
+        ("Cocaine 100g $1.2k", "1200", "USD"),
+        ("Cocaine 1kg $28,500", "28500", "USD"),
+        ("Cocaine 1g 2mBTC", "0.002", "BTC"),
+    ],
+)
+def test_currency_notations(extract: Extract, title: str, amount: str, currency: str) -> None:
+    assert p(extract(title)) == [(Decimal(amount), currency)]
+
+
+def test_tiers_pair_with_quantities(extract: Extract) -> None:
+    e = extract("Cocaine 1g $40 / 5g $180")
+    assert p(e) == [(Decimal(40), "USD"), (Decimal(180), "USD")]
+    assert [x.quantity_index for x in e.prices] == [0, 1]
+    assert [e.quantities[i].value for i in (0, 1)] == [Decimal(1), Decimal(5)]
+    assert [x.per for x in e.prices] == ["listing", "listing"]
+
+
+def test_tier_lines_in_description(extract: Extract) -> None:
+    e = extract("MDMA crystals", "Prices:\n1g - 30€\n3.5g - 90€\n7g - 160€")
+    assert [x.quantity_index for x in e.prices] == [0, 1, 2]
+    assert [x.amount for x in e.prices] == [Decimal(30), Decimal(90), Decimal(160)]
+
+
+def test_per_gram_and_per_unit(extract: Extract) -> None:
+    e = extract("Ketamine $25/g, min 5g")
+    assert [(x.amount, x.per) for x in e.prices] == [(Decimal(25), "gram")]
+    e = extract("M30 pressed $6 each")
+    assert [(x.amount, x.per) for x in e.prices] == [(Decimal(6), "unit")]
+
+
+def test_shipping_cost_is_not_the_price(extract: Extract) -> None:
+    e = extract("Cocaine 1g $80", "Shipping $10 worldwide")
+    assert p(e) == [(Decimal(80), "USD")]
+
+
+def test_usd_at_observation_date_with_rate_and_source(extract: Extract) -> None:
+    e = extract("Cocaine 1g €100")
+    price = e.prices[0]
+    assert price.rate_date == date(2023, 5, 1)
+    assert price.rate is not None and Decimal("1.05") < price.rate < Decimal("1.15")
+    assert price.usd == (Decimal(100) * price.rate).quantize(Decimal("0.01"))
+    assert price.rate_source is not None and "ECB" in price.rate_source
+
+
+def test_btc_uses_shipped_table(extract: Extract) -> None:
+    price = extract("Cocaine 1g 0.002 BTC").prices[0]
+    assert price.rate_source is not None and "crypto" in price.rate_source
+    assert price.usd is not None and Decimal(40) < price.usd < Decimal(80)
+
+
+def test_price_text_duplicate_is_one_price(extract: Extract) -> None:
+    e = extract("Cocaine 1g $80", price_text="$80")
+    assert p(e) == [(Decimal(80), "USD")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1,200.50", "1200.50"),
+        ("1.200,50", "1200.50"),
+        ("0,002", "0.002"),
+        ("25,00", "25.00"),
+        (".5", "0.5"),
+        ("1,5", "1.5"),
+        ("12,000", "12000"),
+    ],
+)
+def test_number_spellings(text: str, value: str) -> None:
+    assert parse_number(text) == Decimal(value)

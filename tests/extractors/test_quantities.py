@@ -1,0 +1,80 @@
+"""Quantities: units, street measures, counts with per-unit doses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from onionwatch.models import Enrichment
+
+Extract = Callable[..., Enrichment]
+
+
+def q(e: Enrichment) -> list[tuple[Decimal, str, Decimal | None]]:
+    return [(x.value, x.unit, x.dose_mg) for x in e.quantities]
+
+
+@pytest.mark.parametrize(
+    ("title", "value"),
+    [
+        ("Cocaine 8-ball", "3.5"),
+        ("8ball of coke", "3.5"),
+        ("Meth QP shards", "113.4"),
+        ("Kush HP outdoor", "226.8"),
+        ("Weed 1 zip", "28.35"),
+        ("Heroin teener", "1.77"),
+        ("Cocaine 1 key", "1000"),
+        ("MDMA 1/8 oz", "3.544"),
+        ("Cocaine 7gs", "7"),
+        ("Ketamine 1gr", "1"),
+        ("Speed 2 x 5g", "10"),
+        ("MDMA 500mg", "0.5"),
+        ("Weed 1oz", "28.35"),
+    ],
+)
+def test_mass(extract: Extract, title: str, value: str) -> None:
+    assert q(extract(title)) == [(Decimal(value), "g", None)]
+
+
+def test_pgp_key_is_not_a_kilo(extract: Extract) -> None:
+    assert q(extract("Cocaine 1g, see my PGP key")) == [(Decimal(1), "g", None)]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Oxycodone 100 x 80mg",
+        "Oxycodone 100x80mg",
+        "Oxycodone 80mg x 100",
+        "Oxycodone 80mg - 100 pills",
+        "Oxycodone 100 pills of 80mg",
+        "Oxycodone 100pcs 80mg",
+    ],
+)
+def test_count_times_dose(extract: Extract, title: str) -> None:
+    assert q(extract(title)) == [(Decimal(100), "unit", Decimal(80))]
+
+
+def test_count_words_glued(extract: Extract) -> None:
+    assert q(extract("Valium 10mg 21caps")) == [(Decimal(21), "unit", Decimal(10))]
+    assert q(extract("Xanax x100")) == [(Decimal(100), "unit", None)]
+
+
+def test_microgram_doses(extract: Extract) -> None:
+    e = extract("LSD 150ug x 10 blotters")
+    assert q(e) == [(Decimal(10), "unit", Decimal("0.15"))]
+    e = extract("Fentanyl patches 100mcg x5")
+    assert q(e) == [(Decimal(5), "unit", Decimal("0.1"))]
+
+
+def test_bare_pill_dose_is_a_dose_not_a_weight(extract: Extract) -> None:
+    e = extract("Xanax 2mg bars")
+    assert q(e) == []
+    assert e.doses_mg == (Decimal(2),)
+
+
+def test_millilitres(extract: Extract) -> None:
+    e = extract("Testosterone enanthate 250mg/ml 10ml vial")
+    assert q(e) == [(Decimal(10), "ml", None)]

@@ -1,0 +1,995 @@
+"""The Elasticsearch store: same contract as the SQLite store, for teams and scale.
+
+Write path of one batch (every step idempotent, so a replay after a crash or outage converges):
+
+1. ``mget`` the batch's observation ids (deterministic, in monthly indices): an observation that
+   exists was fully applied before, because observations are written *last*; it is skipped.
+2. First-seen keys: bulk ``create`` (``op_type=create``). 201 = new. 409 = already seen, unless the
+   stored key names this very observation (a crashed attempt created it and never reported it),
+   in which case the event is reported now.
+3. Listings (latest view) and vendors: read (``mget``, realtime) then conditional write
+   (``if_seq_no``/``if_primary_term``): ``create`` when absent, partial ``update`` with ``doc``
+   otherwise. The partial doc never carries ``first_seen`` unless a late observation moved it
+   earlier, so first_seen is kept by omission. doc+upsert alone is not enough without scripts: it
+   cannot keep ``max(last_seen)`` under out-of-order writes nor tell a price change, and two
+   writers would overwrite each other; a 409 from the sequence-number check re-reads and retries.
+   The observation count is not stored: it is counted from the observations index when read.
+4. Crawl run: ``update`` with ``doc`` + ``upsert`` (first_observed is upsert-only).
+5. Observations: bulk ``create`` into ``<prefix>-observations-v1-YYYY.MM``.
+
+Bulk calls go through ``helpers.streaming_bulk`` (retries 429 with backoff) with per-item
+accounting in :attr:`ElasticsearchStore.stats`. When the cluster is unreachable the batch goes to a
+local durable spool (``spool.py``) and :class:`StoreUnavailableError` is raised; the next write
+replays the spool first. Errors from the client are translated into the project's exception tree
+here; credentials never appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from elasticsearch import (
+    ApiError,
+    ConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+    helpers,
+)
+
+from onionwatch.errors import StoreError, StoreUnavailableError
+from onionwatch.index import derive, schema
+from onionwatch.index.es_query import build_export_body, build_search_body
+from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile
+from onionwatch.index.query import FacetBucket, SearchQuery, SearchResult
+from onionwatch.index.spool import Spool
+from onionwatch.models import (
+    Enrichment,
+    Event,
+    EventKind,
+    Listing,
+    Money,
+    Observation,
+    StoredListing,
+    Vendor,
+    WriteResult,
+)
+
+log = logging.getLogger(__name__)
+
+_UNAVAILABLE_STATUS = frozenset({429, 502, 503, 504})
+_PIT_KEEP_ALIVE = "2m"
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    return url
+
+
+def make_client(settings: Any) -> Elasticsearch:
+    """Client from :class:`~onionwatch.settings.ElasticsearchSettings`; connects lazily."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.request_timeout,
+        # One quick retry across transient blips; outages are handled by the spool, not by waiting.
+        "max_retries": 1,
+        "retry_on_timeout": True,
+    }
+    if settings.api_key is not None:
+        kwargs["api_key"] = settings.api_key.get_secret_value()
+    elif settings.username is not None:
+        password = settings.password.get_secret_value() if settings.password is not None else ""
+        kwargs["basic_auth"] = (settings.username, password)
+    if settings.ca_certs is not None:
+        kwargs["ca_certs"] = str(settings.ca_certs)
+    return Elasticsearch(settings.url, **kwargs)
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(exc.message)
+
+
+class ElasticsearchStore:
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        spool_dir: Path | None = None,
+        refresh: bool = False,
+        client: Elasticsearch | None = None,
+        chunk_size: int = 500,
+        max_conflict_retries: int = 20,
+    ) -> None:
+        self.prefix: str = settings.index_prefix
+        self._url = redact_url(settings.url)
+        self._client = client if client is not None else make_client(settings)
+        self._owns_client = client is None
+        self._refresh = refresh
+        self._chunk_size = chunk_size
+        self._max_conflict_retries = max_conflict_retries
+        self._spool = Spool((spool_dir or Path("var") / "spool") / f"{self.prefix}-elasticsearch.sqlite")
+        self._lock = threading.RLock()
+        self._ready = False
+        #: events from spool replays that could not be returned yet (the write that replayed them failed)
+        self._undelivered: list[Event] = []
+        #: per-item bulk accounting: "bulk/<op>/<status>", "spooled", "replayed", "conflict_retries"
+        self.stats: Counter[str] = Counter()
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (ConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailableError(
+                f"elasticsearch at {self._url} unreachable during {action}: {type(exc).__name__}"
+            ) from exc
+        except ApiError as exc:
+            status = exc.meta.status
+            if status in _UNAVAILABLE_STATUS:
+                raise StoreUnavailableError(f"elasticsearch {action}: {status} {_reason(exc)}") from exc
+            raise StoreError(f"elasticsearch {action}: {status} {_reason(exc)}") from exc
+        except TransportError as exc:
+            raise StoreUnavailableError(
+                f"elasticsearch {action}: {type(exc).__name__}: {exc.message}"
+            ) from exc
+
+    def alias(self, spec: schema.IndexSpec) -> str:
+        return spec.alias(self.prefix)
+
+    @property
+    def client(self) -> Elasticsearch:
+        return self._client
+
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
+    def close(self) -> None:
+        self._spool.close()
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> ElasticsearchStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        with self._translated("setup"):
+            indices = self._client.indices
+            for spec in schema.ALL:
+                indices.put_index_template(**schema.index_template(spec, self.prefix))
+            for spec in schema.ALL:
+                if spec.monthly:
+                    continue  # months are created by their first write, aliased by the template
+                alias = self.alias(spec)
+                if indices.exists_alias(name=alias):
+                    continue
+                try:
+                    indices.create(index=spec.index(self.prefix), aliases={alias: {}})
+                except ApiError as exc:
+                    # A concurrent setup won the race: fine, the index exists.
+                    if "resource_already_exists" not in _reason(exc):
+                        raise
+        self._ready = True
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    def _bulk(self, actions: list[dict[str, Any]], action: str) -> dict[str, dict[str, Any]]:
+        """Run bulk actions; return the item result per ``_id``; 409s are returned, not raised."""
+        results: dict[str, dict[str, Any]] = {}
+        if not actions:
+            return results
+        with self._translated(action):
+            for _ok, item in helpers.streaming_bulk(
+                self._client,
+                actions,
+                chunk_size=self._chunk_size,
+                max_retries=5,
+                initial_backoff=0.2,
+                max_backoff=5,
+                retry_on_status=(429,),
+                raise_on_error=False,
+                raise_on_exception=True,
+                yield_ok=True,
+            ):
+                ((op, info),) = item.items()
+                status = int(info.get("status", 500))
+                self.stats[f"bulk/{op}/{status}"] += 1
+                results[str(info["_id"])] = info
+        failed = {
+            i: r for i, r in results.items() if int(r.get("status", 500)) >= 300 and r.get("status") != 409
+        }
+        if failed:
+            statuses = Counter(int(r.get("status", 500)) for r in failed.values())
+            first = next(iter(failed.values())).get("error")
+            message = (
+                f"elasticsearch {action}: {len(failed)} of {len(actions)} items failed"
+                f" {dict(statuses)}: {first}"
+            )
+            if set(statuses) <= _UNAVAILABLE_STATUS:
+                raise StoreUnavailableError(message)
+            raise StoreError(message)
+        return results
+
+    def _mget(self, index: str | None, docs: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+        if not docs:
+            return []
+        with self._translated(action):
+            if index is None:
+                resp = self._client.mget(docs=docs)
+            else:
+                resp = self._client.mget(index=index, docs=docs)
+        return list(resp["docs"])
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def write(self, observations: Sequence[Observation], *, baseline: bool = False) -> WriteResult:
+        batch = list(observations)
+        with self._lock:
+            results: list[WriteResult] = []
+            try:
+                self._ensure_ready()
+                results.extend(self._drain_spool())
+                results.append(self._apply(batch, baseline))
+            except StoreUnavailableError as exc:
+                for r in results:
+                    self._undelivered.extend(r.events)
+                if batch:
+                    self._spool.append(batch, baseline)
+                    self.stats["spooled"] += len(batch)
+                raise StoreUnavailableError(
+                    f"{exc}; {len(batch)} observations spooled ({self._spool.pending()} pending),"
+                    " replayed by the next write"
+                ) from exc
+            events = [*self._undelivered, *(e for r in results for e in r.events)]
+            self._undelivered.clear()
+        return WriteResult(
+            written=sum(r.written for r in results),
+            created=sum(r.created for r in results),
+            updated=sum(r.updated for r in results),
+            events=tuple(events),
+        )
+
+    def flush_spool(self) -> WriteResult:
+        """Replay spooled batches now (also done at the start of every write)."""
+        return self.write([])
+
+    def _drain_spool(self) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        while (item := self._spool.oldest()) is not None:
+            batch_id, baseline, observations = item
+            out.append(self._apply(observations, baseline))
+            self._spool.remove(batch_id)
+            self.stats["replayed"] += len(observations)
+            log.info("replayed %d spooled observations", len(observations))
+        return out
+
+    def _apply(self, batch: list[Observation], baseline: bool) -> WriteResult:
+        if not batch:
+            return WriteResult(written=0, created=0, updated=0)
+        # 1. skip observations applied before (replays); dedupe within the batch
+        by_id: dict[str, Observation] = {}
+        for obs in batch:
+            by_id.setdefault(derive.observation_id(obs), obs)
+        found = self._mget(
+            None,
+            [
+                {"_index": schema.observation_index(self.prefix, o.observed_at), "_id": oid, "_source": False}
+                for oid, o in by_id.items()
+            ],
+            "check observations",
+        )
+        applied = {d["_id"] for d in found if d.get("found")}
+        fresh = [(oid, o) for oid, o in by_id.items() if oid not in applied]
+        if not fresh:
+            return WriteResult(written=0, created=0, updated=0)
+
+        # 2.-5.
+        events_by_obs: dict[str, list[Event]] = defaultdict(list)
+        created, updated = self._apply_listings(fresh, events_by_obs)
+        self._apply_first_seen(fresh, baseline, events_by_obs)
+        self._apply_vendors(fresh)
+        self._apply_crawl_runs(fresh)
+        self._bulk(
+            [
+                {
+                    "_op_type": "create",
+                    "_index": schema.observation_index(self.prefix, o.observed_at),
+                    "_id": oid,
+                    "_source": _observation_doc(o),
+                }
+                for oid, o in fresh
+            ],
+            "write observations",
+        )
+        if self._refresh:
+            with self._translated("refresh"):
+                self._client.indices.refresh(index=f"{self.prefix}-*")
+        events = [e for oid, _ in fresh for e in events_by_obs.get(oid, [])]
+        return WriteResult(written=len(fresh), created=created, updated=updated, events=tuple(events))
+
+    def _apply_first_seen(
+        self, fresh: list[tuple[str, Observation]], baseline: bool, events_by_obs: dict[str, list[Event]]
+    ) -> None:
+        # Earliest observation first, so it is the one that creates a key shared within the batch.
+        candidates: dict[str, tuple[str, Observation, Event]] = {}
+        for oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
+            listing = obs.listing
+            handle = derive.vendor_handle(listing, obs.enrichment)
+            handle_norm = derive.norm_key(handle)
+            keys: list[tuple[EventKind, str, str | None]] = [(EventKind.NEW_LISTING, obs.key, None)]
+            if handle is not None and handle_norm is not None:
+                keys.append((EventKind.NEW_VENDOR, handle_norm, None))
+                keys.append((EventKind.NEW_VENDOR_MARKET, f"{handle_norm}\x1f{listing.market}", None))
+                keys.extend(
+                    (EventKind.NEW_VENDOR_SUBSTANCE, f"{handle_norm}\x1f{s}", s)
+                    for s in obs.enrichment.substances
+                )
+            for kind, key, substance in keys:
+                doc_id = derive.first_seen_id(kind.value, key)
+                if doc_id in candidates:
+                    continue
+                event = Event(
+                    kind=kind,
+                    market=listing.market,
+                    at=obs.observed_at,
+                    listing_id=listing.listing_id,
+                    vendor=handle,
+                    substance=substance,
+                )
+                candidates[doc_id] = (oid, obs, event)
+        index = self.alias(schema.FIRST_SEEN)
+        results = self._bulk(
+            [
+                {
+                    "_op_type": "create",
+                    "_index": index,
+                    "_id": doc_id,
+                    "_source": {
+                        "kind": event.kind.value,
+                        "key": doc_id,
+                        "market": obs.listing.market,
+                        "first_seen": derive.iso(obs.observed_at),
+                        "crawl_id": obs.crawl_id,
+                        "observation_id": oid,
+                        "baseline": baseline,
+                    },
+                }
+                for doc_id, (oid, obs, event) in candidates.items()
+            ],
+            "write first-seen keys",
+        )
+        conflicts = [doc_id for doc_id, r in results.items() if r.get("status") == 409]
+        owners: dict[str, str] = {}
+        for doc in self._mget(
+            index, [{"_id": d, "_source": ["observation_id"]} for d in conflicts], "read first-seen keys"
+        ):
+            if doc.get("found"):
+                owners[doc["_id"]] = doc["_source"].get("observation_id")
+        for doc_id, (oid, _obs, event) in candidates.items():
+            status = results.get(doc_id, {}).get("status")
+            new = status == 201 or (status == 409 and owners.get(doc_id) == oid)
+            if new and not baseline:
+                events_by_obs[oid].append(event)
+
+    def _apply_listings(
+        self, fresh: list[tuple[str, Observation]], events_by_obs: dict[str, list[Event]]
+    ) -> tuple[int, int]:
+        index = self.alias(schema.LISTINGS)
+        pending: dict[str, list[tuple[str, Observation]]] = defaultdict(list)
+        for oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
+            pending[derive.first_seen_id("listing", obs.key)].append((oid, obs))
+        created = updated = 0
+        for _attempt in range(self._max_conflict_retries):
+            current = {
+                d["_id"]: d
+                for d in self._mget(index, [{"_id": i} for i in pending], "read listings")
+                if d.get("found")
+            }
+            actions: list[dict[str, Any]] = []
+            plans: dict[str, tuple[int, int, dict[str, list[Event]]]] = {}
+            for doc_id, items in pending.items():
+                existing = current.get(doc_id)
+                doc, partial, c, u, evs = _fold_listing(existing["_source"] if existing else None, items)
+                plans[doc_id] = (c, u, evs)
+                if existing is None:
+                    actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": doc})
+                elif partial:
+                    actions.append(
+                        {
+                            "_op_type": "update",
+                            "_index": index,
+                            "_id": doc_id,
+                            "if_seq_no": existing["_seq_no"],
+                            "if_primary_term": existing["_primary_term"],
+                            "doc": partial,
+                        }
+                    )
+            results = self._bulk(actions, "write listings")
+            conflicts = {i for i, r in results.items() if r.get("status") == 409}
+            for doc_id, (c, u, evs) in plans.items():
+                if doc_id in conflicts:
+                    continue
+                created += c
+                updated += u
+                for oid, e in evs.items():
+                    events_by_obs[oid].extend(e)
+            pending = {i: pending[i] for i in conflicts}
+            if not pending:
+                return created, updated
+            self.stats["conflict_retries"] += len(pending)
+        raise StoreError(f"elasticsearch: {len(pending)} listings kept changing under concurrent writers")
+
+    def _apply_vendors(self, fresh: list[tuple[str, Observation]]) -> None:
+        index = self.alias(schema.VENDORS)
+        pending: dict[str, list[Observation]] = defaultdict(list)
+        for _oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
+            handle_norm = derive.norm_key(derive.vendor_handle(obs.listing, obs.enrichment))
+            if handle_norm is not None:
+                pending[derive.first_seen_id("vendor", obs.listing.market, handle_norm)].append(obs)
+        for _attempt in range(self._max_conflict_retries):
+            if not pending:
+                return
+            current = {
+                d["_id"]: d
+                for d in self._mget(index, [{"_id": i} for i in pending], "read vendors")
+                if d.get("found")
+            }
+            actions: list[dict[str, Any]] = []
+            for doc_id, items in pending.items():
+                existing = current.get(doc_id)
+                src = dict(existing["_source"]) if existing else None
+                for obs in items:
+                    at = derive.iso(obs.observed_at)
+                    handle = derive.vendor_handle(obs.listing, obs.enrichment)
+                    if src is None:
+                        src = {
+                            "market": obs.listing.market,
+                            "handle": handle,
+                            "handle_norm": derive.norm_key(handle),
+                            "first_seen": at,
+                            "last_seen": at,
+                        }
+                    else:
+                        src["first_seen"] = min(src["first_seen"], at)
+                        if at >= src["last_seen"]:
+                            src["last_seen"] = at
+                            src["handle"] = handle
+                assert src is not None
+                if existing is None:
+                    actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": src})
+                else:
+                    partial = {k: v for k, v in src.items() if existing["_source"].get(k) != v}
+                    if partial:
+                        actions.append(
+                            {
+                                "_op_type": "update",
+                                "_index": index,
+                                "_id": doc_id,
+                                "if_seq_no": existing["_seq_no"],
+                                "if_primary_term": existing["_primary_term"],
+                                "doc": partial,
+                            }
+                        )
+            results = self._bulk(actions, "write vendors")
+            pending = {i: pending[i] for i, r in results.items() if r.get("status") == 409}
+            self.stats["conflict_retries"] += len(pending)
+        raise StoreError("elasticsearch: vendors kept changing under concurrent writers")
+
+    def _apply_crawl_runs(self, fresh: list[tuple[str, Observation]]) -> None:
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for _oid, obs in fresh:
+            lo, hi = spans.get(obs.crawl_id, (obs.observed_at, obs.observed_at))
+            spans[obs.crawl_id] = (min(lo, obs.observed_at), max(hi, obs.observed_at))
+        self._bulk(
+            [
+                {
+                    "_op_type": "update",
+                    "_index": self.alias(schema.CRAWL_RUNS),
+                    "_id": derive.first_seen_id("crawl", crawl_id),
+                    # last_observed is the latest batch's (no scripts for max); first_observed is
+                    # upsert-only, so the first batch's value is kept.
+                    "doc": {"last_observed": derive.iso(hi)},
+                    "upsert": {
+                        "crawl_id": crawl_id,
+                        "first_observed": derive.iso(lo),
+                        "last_observed": derive.iso(hi),
+                    },
+                    "retry_on_conflict": 5,
+                }
+                for crawl_id, (lo, hi) in spans.items()
+            ],
+            "write crawl runs",
+        )
+
+    def mark_removed(self, market: str, seen_before: datetime) -> WriteResult:
+        self._ensure_ready()
+        index = self.alias(schema.LISTINGS)
+        query = {
+            "bool": {
+                "filter": [
+                    {"term": {"market": market}},
+                    {"term": {"removed": False}},
+                    {"range": {"last_seen": {"lt": derive.iso(seen_before)}}},
+                ]
+            }
+        }
+        with self._translated("refresh"):
+            self._client.indices.refresh(index=index)
+        hits = list(self._scan(index, query, [{"key": "asc"}], seq_no=True))
+        results = self._bulk(
+            [
+                {
+                    "_op_type": "update",
+                    "_index": index,
+                    "_id": h["_id"],
+                    "if_seq_no": h["_seq_no"],
+                    "if_primary_term": h["_primary_term"],
+                    "doc": {"removed": True},
+                }
+                for h in hits
+            ],
+            "mark removed",
+        )
+        # A 409 means the listing was just written again (seen): it is not removed.
+        done = [h for h in hits if results.get(h["_id"], {}).get("status") == 200]
+        events = tuple(
+            Event(
+                kind=EventKind.REMOVED,
+                market=market,
+                at=seen_before,
+                listing_id=h["_source"]["listing_id"],
+                vendor=h["_source"].get("vendor"),
+            )
+            for h in sorted(
+                done, key=lambda h: (h["_source"]["listing_id"], h["_source"].get("vendor") or "")
+            )
+        )
+        if self._refresh:
+            with self._translated("refresh"):
+                self._client.indices.refresh(index=index)
+        return WriteResult(written=0, created=0, updated=len(events), events=events)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _observation_counts(self, keys: Sequence[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        with self._translated("count observations"):
+            resp = self._client.search(
+                index=self.alias(schema.OBSERVATIONS),
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                size=0,
+                query={"terms": {"listing_key": list(keys)}},
+                aggs={"k": {"terms": {"field": "listing_key", "size": len(keys)}}},
+            )
+        aggs = resp.get("aggregations") or {}
+        return {b["key"]: b["doc_count"] for b in aggs.get("k", {}).get("buckets", [])}
+
+    def _stored(self, sources: Sequence[dict[str, Any]]) -> list[StoredListing]:
+        counts = self._observation_counts([s["key"] for s in sources])
+        return [_stored(s, counts.get(s["key"], 0)) for s in sources]
+
+    def get(self, market: str, listing_id: str) -> StoredListing | None:
+        key = f"{market}:{listing_id}"
+        with self._translated("get listing"):
+            try:
+                resp = self._client.get(
+                    index=self.alias(schema.LISTINGS), id=derive.first_seen_id("listing", key)
+                )
+            except NotFoundError:
+                return None
+        return self._stored([resp["_source"]])[0]
+
+    def count_listings(self, market: str | None = None) -> int:
+        query = {"match_all": {}} if market is None else {"term": {"market": market}}
+        with self._translated("count listings"):
+            return int(self._client.count(index=self.alias(schema.LISTINGS), query=query)["count"])
+
+    def count_observations(self, market: str | None = None) -> int:
+        query = {"match_all": {}} if market is None else {"term": {"market": market}}
+        with self._translated("count observations"):
+            return int(
+                self._client.count(
+                    index=self.alias(schema.OBSERVATIONS),
+                    query=query,
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                )["count"]
+            )
+
+    def _listing_counts(self, query: dict[str, Any]) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {
+                "size": 1000,
+                "sources": [
+                    {"m": {"terms": {"field": "market"}}},
+                    {"v": {"terms": {"field": "vendor_norm"}}},
+                ],
+            }
+            if after is not None:
+                composite["after"] = after
+            with self._translated("count vendor listings"):
+                resp = self._client.search(
+                    index=self.alias(schema.LISTINGS),
+                    size=0,
+                    query=query,
+                    aggs={"c": {"composite": composite}},
+                )
+            agg = resp["aggregations"]["c"]
+            for b in agg["buckets"]:
+                counts[(b["key"]["m"], b["key"]["v"])] = b["doc_count"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return counts
+
+    def vendors(self, market: str | None = None) -> list[Vendor]:
+        query = {"match_all": {}} if market is None else {"term": {"market": market}}
+        sources = [
+            h["_source"]
+            for h in self._scan(
+                self.alias(schema.VENDORS), query, [{"market": "asc"}, {"handle_norm": "asc"}], seq_no=False
+            )
+        ]
+        counts = self._listing_counts(query)
+        return [
+            Vendor(
+                market=s["market"],
+                handle=s["handle"],
+                first_seen=derive.parse_iso(s["first_seen"]),
+                last_seen=derive.parse_iso(s["last_seen"]),
+                listing_count=counts.get((s["market"], s["handle_norm"]), 0),
+            )
+            for s in sources
+        ]
+
+    def search_body(self, query: SearchQuery) -> dict[str, Any]:
+        return build_search_body(query)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        body = build_search_body(query)
+        body["from_"] = body.pop("from")
+        with self._translated("search"):
+            resp = self._client.search(index=self.alias(schema.LISTINGS), **body)
+        hits = self._stored([h["_source"] for h in resp["hits"]["hits"]])
+        aggs = resp.get("aggregations") or {}
+        facets = {
+            name: tuple(FacetBucket(value=str(b["key"]), count=b["doc_count"]) for b in aggs[name]["buckets"])
+            for name in query.facets
+        }
+        return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=tuple(hits), facets=facets)
+
+    def _scan(
+        self, index: str, query: dict[str, Any], sort: list[Any], *, seq_no: bool, batch_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every hit of ``query`` through a point in time + ``search_after`` (no 10k window)."""
+        with self._translated("open point in time"):
+            pit = str(
+                self._client.open_point_in_time(
+                    index=index, keep_alive=_PIT_KEEP_ALIVE, ignore_unavailable=True
+                )["id"]
+            )
+        try:
+            after: list[Any] | None = None
+            while True:
+                kwargs: dict[str, Any] = {}
+                if after is not None:
+                    kwargs["search_after"] = after
+                with self._translated("search"):
+                    resp = self._client.search(
+                        pit={"id": pit, "keep_alive": _PIT_KEEP_ALIVE},
+                        query=query,
+                        sort=sort,
+                        size=batch_size,
+                        track_total_hits=False,
+                        seq_no_primary_term=seq_no,
+                        **kwargs,
+                    )
+                pit = str(resp.get("pit_id", pit))
+                hits = resp["hits"]["hits"]
+                yield from hits
+                if len(hits) < batch_size:
+                    return
+                after = hits[-1]["sort"]
+        finally:
+            try:
+                self._client.close_point_in_time(id=pit)
+            except (ApiError, TransportError) as exc:  # expires by itself; never mask the real outcome
+                log.debug("closing point in time failed: %s", type(exc).__name__)
+
+    def export(self, query: SearchQuery, *, batch_size: int = 1000) -> Iterator[StoredListing]:
+        body = build_export_body(query, batch_size, None)
+        index = self.alias(schema.LISTINGS)
+        page: list[dict[str, Any]] = []
+        for hit in self._scan(index, body["query"], body["sort"], seq_no=False, batch_size=batch_size):
+            page.append(hit["_source"])
+            if len(page) >= batch_size:
+                yield from self._stored(page)
+                page = []
+        if page:
+            yield from self._stored(page)
+
+    def vendor_profile(self, handle: str) -> VendorProfile | None:
+        handle_norm = derive.norm_key(handle)
+        vendors = [
+            h["_source"]
+            for h in self._scan(
+                self.alias(schema.VENDORS),
+                {"term": {"handle_norm": handle_norm}},
+                [{"first_seen": "asc"}, {"market": "asc"}],
+                seq_no=False,
+            )
+        ]
+        if not vendors:
+            return None
+        listing_sources = [
+            h["_source"]
+            for h in self._scan(
+                self.alias(schema.LISTINGS),
+                {"term": {"vendor_norm": handle_norm}},
+                [{"key": "asc"}],
+                seq_no=False,
+            )
+        ]
+        listings = self._stored(listing_sources)
+        counts: Counter[str] = Counter(s["market"] for s in listing_sources)
+        history: dict[str, list[PricePoint]] = {}
+        for h in self._scan(
+            self.alias(schema.OBSERVATIONS),
+            {
+                "bool": {
+                    "filter": [
+                        {"term": {"vendor_norm": handle_norm}},
+                        {"exists": {"field": "price_per_gram_usd"}},
+                    ]
+                }
+            },
+            [{"observed_at": "asc"}],
+            seq_no=False,
+        ):
+            obs = Observation.model_validate(h["_source"]["doc"])
+            ppg = derive.price_per_gram_usd(obs.enrichment)
+            if ppg is None:
+                continue
+            for substance in obs.enrichment.substances:
+                history.setdefault(substance, []).append(
+                    PricePoint(
+                        substance=substance,
+                        market=obs.listing.market,
+                        listing_id=obs.listing.listing_id,
+                        observed_at=obs.observed_at,
+                        price_per_gram_usd=ppg,
+                    )
+                )
+        substances = sorted({s for item in listings for s in item.enrichment.substances})
+        return VendorProfile(
+            handle=str(vendors[-1]["handle"]),
+            markets=tuple(
+                VendorMarket(
+                    market=v["market"],
+                    handle=v["handle"],
+                    first_seen=derive.parse_iso(v["first_seen"]),
+                    last_seen=derive.parse_iso(v["last_seen"]),
+                    listing_count=counts.get(v["market"], 0),
+                )
+                for v in vendors
+            ),
+            substances=tuple(substances),
+            listings=tuple(listings),
+            price_history={
+                k: tuple(sorted(v, key=lambda p: (p.observed_at, p.market, p.listing_id)))
+                for k, v in sorted(history.items())
+            },
+        )
+
+    # --- migration ---------------------------------------------------------------------------
+
+    def current_index(self, spec: schema.IndexSpec) -> str | None:
+        with self._translated("read alias"):
+            if not self._client.indices.exists_alias(name=self.alias(spec)):
+                return None
+            resp = self._client.indices.get_alias(name=self.alias(spec))
+        return str(sorted(resp.body)[-1])
+
+    def migrate_listings(
+        self, new_version: int | None = None, *, delete_old: bool = False
+    ) -> tuple[str, str, int]:
+        """Copy the listings view into a new versioned index and switch the alias atomically.
+
+        The integ-test-zip has no reindex module, so documents are re-read (point in time) and
+        bulk-written. Writers should be paused: a write between the copy and the switch would land
+        in the old index only (the observations, the source of truth, are kept either way).
+        Returns (old index, new index, documents copied).
+        """
+        self.setup()
+        alias = self.alias(schema.LISTINGS)
+        old = self.current_index(schema.LISTINGS)
+        if old is None:
+            raise StoreError(f"alias {alias} does not exist; run setup first")
+        old_version = int(old.rsplit("-v", 1)[1])
+        version = new_version or old_version + 1
+        new = schema.LISTINGS.index(self.prefix, version)
+        if new == old:
+            raise StoreError(f"{alias} already points at {new}")
+        with self._translated("create index"):
+            if not self._client.indices.exists(index=new):
+                self._client.indices.create(index=new)
+        copied = 0
+
+        def actions() -> Iterable[dict[str, Any]]:
+            nonlocal copied
+            for hit in self._scan(old, {"match_all": {}}, [{"key": "asc"}], seq_no=False):
+                copied += 1
+                yield {"_op_type": "index", "_index": new, "_id": hit["_id"], "_source": hit["_source"]}
+
+        self._bulk(list(actions()), "copy listings")
+        with self._translated("switch alias"):
+            self._client.indices.refresh(index=new)
+            self._client.indices.update_aliases(
+                actions=[{"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}]
+            )
+            if delete_old:
+                self._client.indices.delete(index=old)
+        return old, new, copied
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def _money_doc(money: Money | None) -> dict[str, Any] | None:
+    return None if money is None else money.model_dump(mode="json")
+
+
+def _money(doc: dict[str, Any] | None) -> Money | None:
+    return None if doc is None else Money.model_validate(doc)
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def listing_doc(
+    obs: Observation, *, first_seen: str, last_seen: str, prev_price: dict[str, Any] | None
+) -> dict[str, Any]:
+    listing, enrichment = obs.listing, obs.enrichment
+    handle = derive.vendor_handle(listing, enrichment)
+    substance_keys = {d.id for d in enrichment.drugs} | {
+        n for n in (derive.norm_key(d.name) for d in enrichment.drugs) if n
+    }
+    return {
+        "key": obs.key,
+        "market": listing.market,
+        "market_norm": derive.norm_key(listing.market),
+        "listing_id": listing.listing_id,
+        "vendor": handle,
+        "vendor_norm": derive.norm_key(handle),
+        "ships_from": listing.ships_from,
+        "ships_from_norm": derive.norm_key(listing.ships_from),
+        "ships_to_norm": sorted({n for n in (derive.norm_key(c) for c in listing.ships_to) if n}),
+        "substances": list(enrichment.substances),
+        "substance_keys": sorted(substance_keys),
+        "classes": list(enrichment.classes),
+        "price_per_gram_usd": _float(derive.price_per_gram_usd(enrichment)),
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "removed": False,
+        "last_observation_id": derive.observation_id(obs),
+        "price": _money_doc(listing.price),
+        "prev_price": prev_price,
+        "doc": {
+            "listing": listing.model_dump(mode="json", by_alias=True),
+            "enrichment": enrichment.model_dump(mode="json", by_alias=True),
+        },
+        "search": {
+            "title": derive.search_text(listing.title),
+            "description": derive.search_text(listing.description),
+            "vendor": derive.search_text(handle),
+            "substances": derive.substances_text(enrichment),
+        },
+    }
+
+
+def _price_event(obs: Observation, old: Money | None, new: Money | None) -> Event | None:
+    if old is None or new is None or derive.price_equal(old, new):
+        return None
+    return Event(
+        kind=EventKind.PRICE_CHANGE,
+        market=obs.listing.market,
+        at=obs.observed_at,
+        listing_id=obs.listing.listing_id,
+        vendor=derive.vendor_handle(obs.listing, obs.enrichment),
+        old_price=old,
+        new_price=new,
+    )
+
+
+def _fold_listing(
+    source: dict[str, Any] | None, items: list[tuple[str, Observation]]
+) -> tuple[dict[str, Any], dict[str, Any], int, int, dict[str, list[Event]]]:
+    """Apply time-ordered observations to a listing document.
+
+    Returns (full document, partial update for an existing document, created, updated, events).
+    """
+    state = dict(source) if source is not None else None
+    created = updated = 0
+    events: dict[str, list[Event]] = defaultdict(list)
+    for oid, obs in items:
+        at = derive.iso(obs.observed_at)
+        if state is None:
+            state = listing_doc(obs, first_seen=at, last_seen=at, prev_price=None)
+            created += 1
+            continue
+        updated += 1
+        if state.get("last_observation_id") == oid:
+            # Applied by an attempt that crashed before recording the observation: report its
+            # price change now (the previous price was kept for exactly this).
+            event = _price_event(obs, _money(state.get("prev_price")), _money(state.get("price")))
+        elif at >= state["last_seen"]:
+            old_price = state.get("price")
+            event = _price_event(obs, _money(old_price), obs.listing.price)
+            state = listing_doc(
+                obs, first_seen=min(state["first_seen"], at), last_seen=at, prev_price=old_price
+            )
+        else:
+            # A late observation: it can only move first_seen earlier.
+            state["first_seen"] = min(state["first_seen"], at)
+            event = None
+        if event is not None:
+            events[oid].append(event)
+    assert state is not None
+    partial = {} if source is None else {k: v for k, v in state.items() if source.get(k) != v}
+    return state, partial, created, updated, events
+
+
+def _observation_doc(obs: Observation) -> dict[str, Any]:
+    return {
+        "listing_key": obs.key,
+        "market": obs.listing.market,
+        "crawl_id": obs.crawl_id,
+        "observed_at": derive.iso(obs.observed_at),
+        "vendor_norm": derive.norm_key(derive.vendor_handle(obs.listing, obs.enrichment)),
+        "substances": list(obs.enrichment.substances),
+        "price_per_gram_usd": _float(derive.price_per_gram_usd(obs.enrichment)),
+        "doc": obs.model_dump(mode="json", by_alias=True),
+    }
+
+
+def _stored(source: dict[str, Any], observations: int) -> StoredListing:
+    return StoredListing(
+        listing=Listing.model_validate(source["doc"]["listing"]),
+        enrichment=Enrichment.model_validate(source["doc"]["enrichment"]),
+        first_seen=derive.parse_iso(source["first_seen"]),
+        last_seen=derive.parse_iso(source["last_seen"]),
+        # Observations are written last; a listing read mid-write may not count its newest one yet.
+        observations=max(observations, 1),
+        removed=bool(source.get("removed", False)),
+    )

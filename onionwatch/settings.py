@@ -68,6 +68,8 @@ class CrawlSettings(_Section):
     user_agent: str = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
     #: run the spaCy enrichment while crawling (off: store raw listings, enrich later by reparse)
     enrich: bool = True
+    #: keep every fetched page in WARC under <data_dir>/archive (needed by `onionwatch reparse`)
+    archive: bool = True
 
 
 class LabSettings(_Section):
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.store.sqlite.path or self.data_dir / "onionwatch.sqlite"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
 
     @property
     def lab_dir(self) -> Path:

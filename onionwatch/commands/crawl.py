@@ -105,7 +105,8 @@ def _print_report(report: CrawlReport) -> None:
         events = ", ".join(f"{k}={v}" for k, v in sorted(m.events.items())) or "none"
         typer.echo(
             f"{m.market}: {m.finish_reason}; {m.pages} pages, {m.listings_stored} listings stored "
-            f"({m.listings_created} new), dropped: {dropped}, errors: {m.errors}, events: {events}"
+            f"({m.listings_created} new, {m.removed} removed), dropped: {dropped}, errors: {m.errors}, "
+            f"events: {events}"
         )
     typer.echo(f"crawl {report.crawl_id} took {report.seconds:.1f} s")
 
@@ -202,3 +203,40 @@ def demo(
 
 def _truth_dirs(state: LabState) -> dict[str, Path]:
     return {name: state.directory / "markets" / name for name in state.markets}
+
+
+@app.command()
+def reparse(
+    market: Annotated[str | None, typer.Option(help="only this market's archive")] = None,
+    into: Annotated[
+        Path | None, typer.Option(help="SQLite file to rebuild into (default: the configured store)")
+    ] = None,
+    enrich: Annotated[bool, typer.Option(help="run the extraction pipeline on the rebuilt listings")] = True,
+) -> None:
+    """Rebuild listings from the WARC archive, without the network."""
+    from onionwatch.crawler.reparse import reparse as run_reparse
+    from onionwatch.settings import load_settings
+
+    settings = load_settings()
+    if into is not None:
+        from onionwatch.index.sqlite import SqliteStore
+
+        store: Store = SqliteStore(into)
+        store.setup()
+    else:
+        store = _open_store(settings)
+    from onionwatch.extractors import enrich as enrich_listings  # spaCy loads only when used
+
+    try:
+        report = run_reparse(
+            settings.archive_dir, store, market=market, enrich=enrich_listings if enrich else None
+        )
+    finally:
+        store.close()
+    skipped = ", ".join(f"{k}={v}" for k, v in sorted(report.skipped.items())) or "none"
+    typer.echo(
+        f"reparsed {report.files} archive file(s): {report.pages} pages, {report.listings} listings, "
+        f"{report.written} observations written; skipped: {skipped}"
+    )
+    if report.files == 0:
+        raise typer.Exit(1)

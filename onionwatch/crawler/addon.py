@@ -18,6 +18,9 @@ class OnionwatchAddon:
         # HttpProxyMiddleware would honour http_proxy env vars and meta["proxy"]: not a route we take.
         middlewares["scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware"] = None
         middlewares["onionwatch.crawler.middlewares.TextOnlyMiddleware"] = 50
+        # Responses pass middlewares in decreasing order: archive after decompression and the
+        # text-only check, so the archive holds exactly what the parsers see.
+        middlewares["onionwatch.crawler.archive.ArchiveMiddleware"] = 40
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares, "addon")
         pipelines = settings.getdict("ITEM_PIPELINES")
         pipelines.setdefault("onionwatch.crawler.pipelines.EnrichPipeline", 300)

@@ -15,7 +15,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from onionwatch.crawler.batching import Batcher
 from onionwatch.errors import OnionwatchError
-from onionwatch.models import EnrichedListing, Listing, Observation, WriteResult, utcnow
+from onionwatch.models import EnrichedListing, Listing, Observation, WriteResult
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -133,8 +133,12 @@ class StorePipeline:
             item = EnrichedListing(listing=item)
         if not isinstance(item, EnrichedListing):
             return item
+        # Observed when fetched (the archive's time), so a reparse rebuilds the same observation.
         observation = Observation(
-            crawl_id=self.crawl_id, observed_at=utcnow(), listing=item.listing, enrichment=item.enrichment
+            crawl_id=self.crawl_id,
+            observed_at=item.listing.crawled_at,
+            listing=item.listing,
+            enrichment=item.enrichment,
         )
         try:
             result = await self._batcher.submit(observation)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from onionwatch.crawler.addon import OnionwatchAddon
+from onionwatch.models import utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -40,6 +41,13 @@ class MarketReport:
     errors: int
     events: dict[str, int]
     stats: dict[str, Any] = field(repr=False)
+    #: listings marked removed because this full crawl no longer saw them
+    removed: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Finished without errors and stored something: only then is "not seen" evidence of removal."""
+        return self.finish_reason == "finished" and self.errors == 0 and self.listings_stored > 0
 
 
 @dataclass
@@ -75,6 +83,7 @@ def scrapy_settings(
         "DOWNLOAD_TIMEOUT": settings.crawl.download_timeout,
         "USER_AGENT": settings.crawl.user_agent,
         "ONIONWATCH_ENRICH_ENABLED": settings.crawl.enrich,
+        "ONIONWATCH_ARCHIVE_DIR": str(settings.archive_dir) if settings.crawl.archive else None,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
     }
@@ -136,10 +145,16 @@ def crawl(
             engine=target.engine,
             isolation=target.isolation,
         )
-    started = time.monotonic()
+    started, started_at = time.monotonic(), utcnow()
     process.start()
-    seconds = time.monotonic() - started
-    return CrawlReport(crawl_id, seconds, [_market_report(c, m) for c, m in crawlers])
+    reports = [_market_report(c, m) for c, m in crawlers]
+    for report in reports:
+        if report.complete:
+            result = store.mark_removed(report.market, started_at)
+            report.removed = len(result.events)
+            if report.removed:
+                report.events["removed"] = report.removed
+    return CrawlReport(crawl_id, time.monotonic() - started, reports)
 
 
 def _attach_progress(crawler: Crawler, market: str, progress: Callable[[str], None], every: int = 10) -> None:

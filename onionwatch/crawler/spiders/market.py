@@ -8,11 +8,12 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.http import Response
 
+from onionwatch.crawler.archive import FETCHED_AT_META_KEY
 from onionwatch.crawler.engines import engine_pages
 from onionwatch.crawler.pages.base import Page
 from onionwatch.crawler.tor import ISOLATION_META_KEY
 from onionwatch.errors import PageError
-from onionwatch.models import Listing
+from onionwatch.models import Listing, utcnow
 
 
 class MarketSpider(Spider):
@@ -29,6 +30,7 @@ class MarketSpider(Spider):
         super().__init__(name=f"market:{market}", **kwargs)
         self.market = market
         self.start_url = start_url
+        self.engine = engine
         self.pages = engine_pages(engine)
         # One isolation key per market session: all of this crawl's requests share Tor circuits,
         # and no other market shares them.
@@ -39,7 +41,9 @@ class MarketSpider(Spider):
 
     def _request(self, url: str, callback: Any) -> Request:
         return Request(
-            url, callback=callback, meta={ISOLATION_META_KEY: self.isolation, "market": self.market}
+            url,
+            callback=callback,
+            meta={ISOLATION_META_KEY: self.isolation, "market": self.market, "engine": self.engine},
         )
 
     def _page(self, response: Response) -> Page:
@@ -49,6 +53,8 @@ class MarketSpider(Spider):
             body=response.body,
             market=self.market,
             content_type=content_type.decode("latin-1") if content_type else None,
+            # the archive's fetch time, so a reparse of the archive rebuilds the same listing
+            crawled_at=response.meta.get(FETCHED_AT_META_KEY) or utcnow(),
         )
 
     def parse_home(self, response: Response) -> Iterator[Request]:

@@ -9,7 +9,7 @@ listing really is, independently of how the page shows it.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -418,3 +418,49 @@ def generate(market: str, *, seed: int = 7, listings: int = 60) -> Catalogue:
         )
     categories = tuple(sorted({item.category for item in items}))
     return Catalogue(market=market, seed=seed, vendors=vendors, listings=tuple(items), categories=categories)
+
+
+def evolve(catalogue: Catalogue, epoch: int) -> Catalogue:
+    """The market ``epoch`` steps later: some listings removed, some prices cut, a few new listings.
+
+    Deterministic, so tests know what a re-crawl must detect (epoch 0 is the catalogue itself).
+    """
+    if epoch <= 0:
+        return catalogue
+    rng = random.Random(f"{catalogue.market}:{catalogue.seed}:epoch:{epoch}")
+    items = list(catalogue.listings)
+    removed = set(rng.sample(range(len(items)), k=max(1, len(items) // 10)))
+    kept = [item for i, item in enumerate(items) if i not in removed]
+    for i in rng.sample(range(len(kept)), k=max(1, len(kept) // 10)):
+        item = kept[i]
+        cut = tuple(PriceTier(t.quantity, t.unit, _money(t.usd * Decimal("0.8"))) for t in item.tiers)
+        kept[i] = replace(item, tiers=cut)
+    fresh = generate(catalogue.market, seed=catalogue.seed + 1000 * epoch, listings=2)
+    # The first new listing comes from a vendor never seen before (what "new vendor" alerts are for).
+    newcomer = VendorTruth(
+        handle=f"NewPlug{epoch}",
+        ships_from=rng.choice(COUNTRIES),
+        sales=0,
+        rating=Decimal("5.0"),
+        joined="2026-11-01",
+    )
+    next_id = max(int(item.listing_id) for item in items) + 1
+    for offset, item in enumerate(fresh.listings):
+        vendor = newcomer if offset == 0 else None
+        kept.append(
+            replace(
+                item,
+                listing_id=str(next_id + offset),
+                vendor=vendor.handle if vendor else item.vendor,
+                ships_from=vendor.ships_from if vendor else item.ships_from,
+            )
+        )
+    vendors = {v.handle: v for v in (*catalogue.vendors, *fresh.vendors, newcomer)}
+    used = {item.vendor for item in kept}
+    return Catalogue(
+        market=catalogue.market,
+        seed=catalogue.seed,
+        vendors=tuple(v for h, v in vendors.items() if h in used),
+        listings=tuple(kept),
+        categories=tuple(sorted({item.category for item in kept})),
+    )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from onionwatch.lab.market.catalogue import Catalogue, generate
+from onionwatch.lab.market.catalogue import Catalogue, evolve, generate
 from onionwatch.lab.market.engines import Engine, NightshadeEngine
 
 logger = logging.getLogger(__name__)
@@ -24,13 +25,37 @@ logger = logging.getLogger(__name__)
 GROUND_TRUTH_FILE = "ground_truth.json"
 
 
+EPOCH_FILE = "epoch"
+
+
 class MarketServer(ThreadingHTTPServer):
+    """Serves the catalogue; writing a number to ``<state dir>/epoch`` moves the market on (listings
+    removed, prices cut, new listings), the way a real market changes between two crawls."""
+
     daemon_threads = True
 
-    def __init__(self, port: int, engine: Engine, *, latency_s: float = 0.0) -> None:
+    def __init__(self, port: int, catalogue: Catalogue, state_dir: Path, *, latency_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.engine = engine
+        self.base = catalogue
+        self.state_dir = state_dir
         self.latency_s = latency_s
+        self.epoch = 0
+        self.engine: Engine = NightshadeEngine(catalogue)
+        self._lock = threading.Lock()
+        write_ground_truth(catalogue, state_dir)
+
+    def current_engine(self) -> Engine:
+        try:
+            epoch = int((self.state_dir / EPOCH_FILE).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            epoch = 0
+        with self._lock:
+            if epoch != self.epoch:
+                catalogue = evolve(self.base, epoch)
+                self.engine = NightshadeEngine(catalogue)
+                self.epoch = epoch
+                write_ground_truth(catalogue, self.state_dir)
+            return self.engine
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -44,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
-        page = self.server.engine.render(parts.path, parse_qs(parts.query))
+        page = self.server.current_engine().render(parts.path, parse_qs(parts.query))
         self._send(page.status, page.body.encode("utf-8"), "text/html; charset=utf-8")
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
@@ -78,8 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     catalogue = generate(args.name, seed=args.seed, listings=args.listings)
-    write_ground_truth(catalogue, args.state_dir)
-    server = MarketServer(args.port, NightshadeEngine(catalogue), latency_s=args.latency_ms / 1000)
+    server = MarketServer(args.port, catalogue, args.state_dir, latency_s=args.latency_ms / 1000)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@
 #   scripts/elasticsearch.sh start [PORT]   # start on 127.0.0.1:PORT (default 39200), wait until ready
 #   scripts/elasticsearch.sh stop  [PORT]
 #   scripts/elasticsearch.sh status [PORT]
+#   scripts/elasticsearch.sh clean [PORT]   # remove the stopped node's data and logs
 #   scripts/elasticsearch.sh home           # print the unpacked ES directory
 #
 # Environment:
@@ -106,8 +107,9 @@ cmd_start() {
   local jh; jh="$(java_home)"
   if [ "$(id -u)" -eq 0 ]; then ensure_user; fi
   # The ES user must be able to read the distribution and write its own config/data/logs.
-  # A per-port copy of config/ keeps concurrent nodes (and a root-owned cache) apart.
-  rm -rf "$run"; mkdir -p "$run/data" "$run/logs" "$run/tmp"
+  # A per-port copy of config/ keeps concurrent nodes (and a root-owned cache) apart. Data is kept
+  # across stop/start (a restart must find its indices); `clean PORT` wipes it.
+  rm -rf "$run/config" "$run/tmp"; mkdir -p "$run/data" "$run/logs" "$run/tmp"
   cp -r "$home/config" "$run/config"
   if [ "$(id -u)" -eq 0 ]; then
     chown -R "$ES_USER" "$run"
@@ -159,6 +161,14 @@ cmd_stop() {
   log "stopped (port $port)"
 }
 
+cmd_clean() {
+  local port="${1:-39200}"
+  local pidfile="$CACHE_DIR/run-$port/es.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then die "still running on port $port; stop it first"; fi
+  rm -rf "$CACHE_DIR/run-$port"
+  log "removed data and logs of port $port"
+}
+
 cmd_status() {
   local port="${1:-39200}"
   if healthy "$port"; then curl -fsS "http://127.0.0.1:$port/_cluster/health?pretty"; else die "not running on $port"; fi
@@ -169,6 +179,7 @@ case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   status) shift; cmd_status "$@" ;;
+  clean) shift; cmd_clean "$@" ;;
   home) es_home || die "not fetched" ;;
-  *) echo "usage: $0 fetch|start [PORT]|stop [PORT]|status [PORT]|home" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start [PORT]|stop [PORT]|status [PORT]|clean [PORT]|home" >&2; exit 2 ;;
 esac

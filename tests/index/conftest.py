@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "elasticsearch.sh"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     for port in range(39200, 39300):
         with socket.socket() as s:
             try:
@@ -56,22 +56,27 @@ def es_url() -> Iterator[str]:
         _unavailable(f"fetch failed: {exc}")
     if fetch.returncode != 0:
         _unavailable(f"fetch failed: {fetch.stderr.strip()[-2000:]}")
-    port = _free_port()
+    port = free_port()
+    stop_es(port)  # leftovers of an interrupted session on this port
     try:
         start = subprocess.run(
             ["bash", str(SCRIPT), "start", str(port)], capture_output=True, text=True, timeout=300
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        subprocess.run(["bash", str(SCRIPT), "stop", str(port)], capture_output=True, check=False)
+        stop_es(port)
         _unavailable(f"start failed: {exc}")
     if start.returncode != 0:
+        stop_es(port)
         _unavailable(f"start failed: {start.stderr.strip()[-2000:]}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        subprocess.run(
-            ["bash", str(SCRIPT), "stop", str(port)], capture_output=True, check=False, timeout=120
-        )
+        stop_es(port)
+
+
+def stop_es(port: int) -> None:
+    subprocess.run(["bash", str(SCRIPT), "stop", str(port)], capture_output=True, check=False, timeout=120)
+    subprocess.run(["bash", str(SCRIPT), "clean", str(port)], capture_output=True, check=False, timeout=60)
 
 
 StoreFactory = Callable[[], Any]
@@ -94,8 +99,8 @@ def _sqlite_factory(tmp_path: Path) -> Iterator[StoreFactory]:
 def _es_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     url = request.getfixturevalue("es_url")
     from elasticsearch import Elasticsearch
-    from onionwatch.index.elasticsearch import ElasticsearchStore
 
+    from onionwatch.index.elasticsearch import ElasticsearchStore
     from onionwatch.settings import ElasticsearchSettings
 
     prefix = f"owtest-{uuid.uuid4().hex[:10]}"

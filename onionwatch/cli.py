@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from onionwatch.commands import crawl, extraction, index, lab, search, tor
+from onionwatch.commands import crawl, extraction, index, lab, markets, search, tor
 from onionwatch.errors import OnionwatchError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(lab.app, name="lab")
 app.add_typer(index.app, name="index")
 app.add_typer(tor.app, name="tor")
+app.add_typer(markets.app, name="markets")
 # Top-level commands (demo, crawl, search, parse, extract, eval, ...) from their owners' modules.
 app.add_typer(crawl.app)
 app.add_typer(extraction.app)

@@ -10,11 +10,13 @@ import time; :func:`load_settings` reads once when a command starts.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +27,7 @@ from pydantic_settings import (
 from onionwatch.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("config/onionwatch.yaml")
+DEFAULT_MARKETS_DIR = Path("config/markets")
 
 
 class _Section(BaseModel):
@@ -89,6 +92,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("var")
+    markets_dir: Path = DEFAULT_MARKETS_DIR
     tor: TorSettings = TorSettings()
     store: StoreSettings = StoreSettings()
     crawl: CrawlSettings = CrawlSettings()
@@ -122,6 +126,89 @@ class Settings(BaseSettings):
         return self.lab.directory or self.data_dir / "lab"
 
 
+# --- markets as configuration ------------------------------------------------------------------
+
+ONION_V3_HOST = re.compile(r"^[a-z2-7]{56}\.onion$")
+
+
+def _onion_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if not ONION_V3_HOST.match(parts.hostname):
+        raise ValueError(f"{parts.hostname!r} is not a v3 onion address (56 base32 characters + .onion)")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r}: a mirror is a base URL, without query or fragment")
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
+
+
+OnionUrl = Annotated[str, AfterValidator(_onion_url)]
+
+
+class LoginConfig(_Section):
+    username: str
+    #: better from the environment: ONIONWATCH_MARKET_<NAME>_PASSWORD (see MarketConfig.password)
+    password: SecretStr | None = None
+    path: str = "/login"
+
+
+class MarketConfig(_Section):
+    """One market, from ``config/markets/<name>.yaml``; ``name`` is the stable market id that
+    listings carry, whatever mirror served them."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    engine: str = Field(min_length=1)
+    mirrors: list[OnionUrl] = Field(min_length=1)
+    start_paths: list[str] = Field(default_factory=lambda: ["/"], min_length=1)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    download_delay: float = Field(default=0.5, ge=0, le=600)
+    #: isolated Tor circuits (SOCKS credentials) this market's requests are spread over
+    circuits: int = Field(default=1, ge=1, le=16)
+    login: LoginConfig | None = None
+    #: cron expression for the scheduler (later issue); None = on demand only
+    schedule: str | None = None
+
+    @field_validator("start_paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.startswith("/"):
+                raise ValueError(f"start path {path!r} must start with '/'")
+        return paths
+
+    def password(self) -> SecretStr | None:
+        env = os.environ.get(f"ONIONWATCH_MARKET_{self.name.upper().replace('-', '_')}_PASSWORD")
+        if env:
+            return SecretStr(env)
+        return self.login.password if self.login else None
+
+
+def load_markets(directory: Path | None = None) -> dict[str, MarketConfig]:
+    """Every ``*.yaml`` market file in ``directory``; any problem is one ConfigError naming the file."""
+    directory = directory or DEFAULT_MARKETS_DIR
+    markets: dict[str, MarketConfig] = {}
+    if not directory.is_dir():
+        return markets
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            market = MarketConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {_problems(exc)}") from exc
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        if market.name != path.stem:
+            raise ConfigError(f"{path}: name {market.name!r} must match the file name {path.stem!r}")
+        markets[market.name] = market
+    return markets
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )
+
+
 def _config_file() -> Path | None:
     named = os.environ.get("ONIONWATCH_CONFIG")
     if named:
@@ -137,9 +224,6 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from exc
+        raise ConfigError(f"invalid settings: {_problems(exc)}") from exc
     except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable or unparsable YAML
         raise ConfigError(f"cannot read settings: {exc}") from exc

@@ -69,34 +69,50 @@ def _socks_from_settings(settings: Settings) -> str | None:
     return f"{settings.tor.socks_host}:{settings.tor.socks_port}"
 
 
+def _socks(settings: Settings, explicit: str | None, state: LabState | None) -> str:
+    socks = explicit or _socks_from_settings(settings)
+    if socks is None and state is not None:
+        socks = f"{state.socks_host}:{state.socks_port}"
+    if socks is None:
+        raise TorUnavailableError(
+            "no Tor SOCKS port configured (--socks, ONIONWATCH_TOR__SOCKS_PORT or a lab)"
+        )
+    return socks
+
+
 def _targets(
     settings: Settings, markets: list[str], url: str | None, engine: str, socks: str | None
 ) -> tuple[list[CrawlTarget], str]:
-    from onionwatch.crawler.run import CrawlTarget
+    """What to crawl: an explicit URL, else configured markets (config/markets), else lab markets."""
+    from onionwatch.crawler.run import CrawlTarget, target_for
+    from onionwatch.settings import load_markets
 
+    state = _lab_state(settings)
     if url is not None:
         if len(markets) != 1:
             raise ConfigError("--url needs exactly one MARKET name")
-        socks = socks or _socks_from_settings(settings)
-        if socks is None:
-            state = _lab_state(settings)
-            socks = f"{state.socks_host}:{state.socks_port}" if state else None
-        if socks is None:
-            raise TorUnavailableError(
-                "no Tor SOCKS port configured (--socks, ONIONWATCH_TOR__SOCKS_PORT or a lab)"
-            )
-        return [CrawlTarget(markets[0], url, engine)], socks
-    state = _lab_state(settings)
-    if state is None:
-        raise LabError("no market URL given and the lab is not running (`onionwatch lab up`, or pass --url)")
-    chosen = markets or sorted(state.markets)
-    unknown = [m for m in chosen if m not in state.markets]
-    if unknown:
-        raise ConfigError(
-            f"unknown lab market(s): {', '.join(unknown)}; the lab serves {', '.join(state.markets)}"
+        return [CrawlTarget(markets[0], url, engine)], _socks(settings, socks, state)
+    configured = load_markets(settings.markets_dir)
+    lab_markets = state.markets if state is not None else {}
+    if not markets:
+        markets = sorted(lab_markets) or sorted(configured)
+    if not markets:
+        raise LabError(
+            f"nothing to crawl: no market in {settings.markets_dir}, the lab is not running "
+            "(`onionwatch lab up`), and no --url given"
         )
-    targets = [CrawlTarget(m, state.markets[m].url, engine) for m in chosen]
-    return targets, socks or f"{state.socks_host}:{state.socks_port}"
+    unknown = [m for m in markets if m not in configured and m not in lab_markets]
+    if unknown:
+        known = ", ".join(sorted({*configured, *lab_markets})) or "none"
+        raise ConfigError(f"unknown market(s): {', '.join(unknown)} (known: {known})")
+    mirrors_dir = settings.data_dir / "mirrors"
+    targets = [
+        target_for(configured[m], mirrors_dir)
+        if m in configured
+        else CrawlTarget(m, lab_markets[m].url, engine)
+        for m in markets
+    ]
+    return targets, _socks(settings, socks, state)
 
 
 def _print_report(report: CrawlReport) -> None:

@@ -21,6 +21,8 @@ class OnionwatchAddon:
         # Responses pass middlewares in decreasing order: archive after decompression and the
         # text-only check, so the archive holds exactly what the parsers see.
         middlewares["onionwatch.crawler.archive.ArchiveMiddleware"] = 40
+        # Above RetryMiddleware (550): a dead mirror fails over at once instead of being retried.
+        middlewares["onionwatch.crawler.mirrors.MirrorFailoverMiddleware"] = 560
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares, "addon")
         pipelines = settings.getdict("ITEM_PIPELINES")
         pipelines.setdefault("onionwatch.crawler.pipelines.EnrichPipeline", 300)

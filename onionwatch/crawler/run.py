@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onionwatch.crawler.addon import OnionwatchAddon
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from onionwatch.index.store import Store
-    from onionwatch.settings import Settings
+    from onionwatch.settings import MarketConfig, Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,27 @@ class CrawlTarget:
     start_url: str
     engine: str = "nightshade"
     isolation: str | None = None
+    #: all mirrors, best first; empty = the start URL's host only
+    mirrors: tuple[str, ...] = ()
+    concurrency: int | None = None
+    download_delay: float | None = None
+    circuits: int = 1
+
+
+def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
+    """A configured market, starting on its healthiest mirror (as the last crawls found them)."""
+    from onionwatch.crawler.mirrors import MirrorBook, on_mirror
+
+    ordered = MirrorBook(mirrors_dir / f"{market.name}.json", market.mirrors).ordered()
+    return CrawlTarget(
+        market=market.name,
+        start_url=on_mirror(market.start_paths[0], ordered[0]),
+        engine=market.engine,
+        mirrors=tuple(ordered),
+        concurrency=market.concurrency,
+        download_delay=market.download_delay,
+        circuits=market.circuits,
+    )
 
 
 @dataclass
@@ -84,6 +106,7 @@ def scrapy_settings(
         "USER_AGENT": settings.crawl.user_agent,
         "ONIONWATCH_ENRICH_ENABLED": settings.crawl.enrich,
         "ONIONWATCH_ARCHIVE_DIR": str(settings.archive_dir) if settings.crawl.archive else None,
+        "ONIONWATCH_MIRRORS_DIR": str(settings.data_dir / "mirrors"),
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
     }
@@ -138,12 +161,19 @@ def crawl(
         if progress is not None:
             _attach_progress(crawler, target.market, progress)
         crawlers.append((crawler, target.market))
+        # Per-market politeness, set before the crawler freezes its settings.
+        if target.concurrency is not None:
+            crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", target.concurrency, priority="spider")
+        if target.download_delay is not None:
+            crawler.settings.set("DOWNLOAD_DELAY", target.download_delay, priority="spider")
         process.crawl(
             crawler,
             market=target.market,
             start_url=target.start_url,
             engine=target.engine,
             isolation=target.isolation,
+            mirrors=target.mirrors,
+            circuits=target.circuits,
         )
     started, started_at = time.monotonic(), utcnow()
     process.start()

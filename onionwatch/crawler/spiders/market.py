@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from scrapy import Request, Spider
@@ -25,11 +25,17 @@ class MarketSpider(Spider):
         start_url: str,
         engine: str = "nightshade",
         isolation: str | None = None,
+        mirrors: Sequence[str] = (),
+        circuits: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=f"market:{market}", **kwargs)
         self.market = market
         self.start_url = start_url
+        #: every mirror of the market, best first (the failover middleware reads this)
+        self.mirrors = list(mirrors) or [start_url]
+        self.circuits = max(1, circuits)
+        self._sent = 0
         self.engine = engine
         self.pages = engine_pages(engine)
         # One isolation key per market session: all of this crawl's requests share Tor circuits,
@@ -39,11 +45,18 @@ class MarketSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         yield self._request(self.start_url, self.parse_home)
 
+    def _isolation(self) -> str:
+        # Several isolated circuits spread the load; one (the default) keeps a session on one circuit.
+        if self.circuits == 1:
+            return self.isolation
+        self._sent += 1
+        return f"{self.isolation}-{self._sent % self.circuits}"
+
     def _request(self, url: str, callback: Any) -> Request:
         return Request(
             url,
             callback=callback,
-            meta={ISOLATION_META_KEY: self.isolation, "market": self.market, "engine": self.engine},
+            meta={ISOLATION_META_KEY: self._isolation(), "market": self.market, "engine": self.engine},
         )
 
     def _page(self, response: Response) -> Page:

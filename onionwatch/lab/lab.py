@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from onionwatch.lab.network import (
     Processes,
     TorNetwork,
     pid_alive,
+    port_accepts,
     stop_pids,
     wait_for,
     write_json_atomic,
@@ -190,16 +192,22 @@ class Lab:
             state.ready_seconds = round(time.monotonic() - t0, 3)
             write_json_atomic(self.directory / STATE_FILE, state.model_dump(mode="json"))
             (self.directory / PIDS_FILE).unlink(missing_ok=True)
+        except OSError as exc:  # unwritable lab directory, full disk, ...
+            self._abort(processes)
+            raise LabError(f"cannot set up the lab in {self.directory}: {exc}") from exc
         except BaseException:
             # Also on KeyboardInterrupt: the tors are in their own sessions, so nobody else stops them.
-            self.progress("lab failed to start; stopping what was started")
-            processes.stop_all(str(self.directory))
-            _remove_records(self.directory)
+            self._abort(processes)
             raise
         finally:
             ports.close()
         self.progress(f"lab ready in {state.ready_seconds:.1f}s")
         return state
+
+    def _abort(self, processes: Processes) -> None:
+        self.progress("lab failed to start; stopping what was started")
+        processes.stop_all(_marker(self.directory))
+        _remove_records(self.directory)
 
     def _record_pids(self, pids: dict[str, int]) -> None:
         write_json_atomic(self.directory / PIDS_FILE, pids)
@@ -278,7 +286,7 @@ class Lab:
         Idempotent: a lab that is not running is left as it is.
         """
         directory = Path(directory).absolute()
-        stopped = stop_pids(_recorded_pids(directory), str(directory))
+        stopped = stop_pids(_recorded_pids(directory), _marker(directory))
         _remove_records(directory)
         return stopped
 
@@ -308,6 +316,11 @@ def _recorded_pids(directory: Path) -> dict[str, int]:
     return pids
 
 
+def _marker(directory: Path) -> str:
+    # With the separator, the lab in /tmp/lab1 never claims the processes of /tmp/lab10.
+    return f"{directory}{os.sep}"
+
+
 def _remove_records(directory: Path) -> None:
     for name in (STATE_FILE, PIDS_FILE):
         (directory / name).unlink(missing_ok=True)
@@ -315,10 +328,14 @@ def _remove_records(directory: Path) -> None:
 
 def controller(state: LabState) -> stem.control.Controller:
     """An authenticated stem controller of the lab's client tor; the caller closes it."""
+    unreachable = f"cannot reach the lab's client tor control port {state.control_port}"
+    # stem leaks its socket when the connection is refused, so probe the port ourselves first.
+    if not port_accepts(state.control_port, state.socks_host):
+        raise LabError(f"{unreachable}: connection refused (is the lab up?)")
     try:
         ctl = stem.control.Controller.from_port(address=state.socks_host, port=state.control_port)
     except stem.SocketError as exc:
-        raise LabError(f"cannot reach the lab's client tor control port {state.control_port}: {exc}") from exc
+        raise LabError(f"{unreachable}: {exc}") from exc
     try:
         ctl.authenticate()
     except stem.connection.AuthenticationFailure as exc:

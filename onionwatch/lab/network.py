@@ -512,10 +512,21 @@ def running_relays(dir_port: int) -> set[str] | None:
     return running
 
 
+def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def connect_controller(port: int, deadline: Deadline, watch: Callable[[], None]) -> stem.control.Controller:
     """An authenticated controller once the tor's control port accepts connections."""
 
     def attempt() -> stem.control.Controller | None:
+        # stem leaks its socket when the connection is refused, so probe the port ourselves first.
+        if not port_accepts(port):
+            return None
         try:
             controller = stem.control.Controller.from_port(address="127.0.0.1", port=port)
         except stem.SocketError:

@@ -1,0 +1,342 @@
+"""The lab's private Tor network: torrc per role, ports, keys, stopping by pid (unit), and the real
+network brought up and down (``lab`` marker): readiness, onion fetch, key reuse, failures, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from onionwatch.errors import LabError
+from onionwatch.lab.lab import PIDS_FILE, STATE_FILE, Lab, LabState, controller
+from onionwatch.lab.network import (
+    Deadline,
+    Kind,
+    PortReservations,
+    TorNode,
+    _cert_needs_renewal,
+    owned_by,
+    pid_alive,
+    plan_nodes,
+    render_torrc,
+    stop_pids,
+    wait_for,
+)
+
+# Ports of this module's labs (47100-47999 is the lab developer's range; others use 47000-47099, 48000+).
+BASE_PORT = 47400
+
+
+def leftovers(directory: Path) -> str:
+    """Every process whose command line mentions the lab directory (pgrep -f), as text."""
+    found = subprocess.run(["pgrep", "-af", f"{directory}/"], capture_output=True, text=True, check=False)
+    return found.stdout.strip()
+
+
+def assert_all_gone(directory: Path, pids: dict[str, int]) -> None:
+    alive = {role: pid for role, pid in pids.items() if pid_alive(pid)}
+    assert alive == {}, f"still running: {alive}"
+    assert leftovers(directory) == ""
+
+
+# --- torrc, ports, keys (no tor needed) -----------------------------------------------------------
+
+
+def _render(node: TorNode, **kwargs: object) -> list[str]:
+    text = render_torrc(
+        node, data_dir=Path("/lab/tor/x/data"), key_dir=None, authorities=["DirAuthority a"], **kwargs
+    )  # type: ignore[arg-type]
+    return text.splitlines()
+
+
+def test_exit_torrc_accepts_loopback_then_everything() -> None:
+    lines = _render(TorNode("exit0", "exit0", Kind.EXIT, or_port=1, dir_port=2))
+    policies = [line for line in lines if line.startswith("ExitPolicy ")]
+    # Order matters: a loopback-only policy is summarized as "reject all" and clients find no exit.
+    assert policies == ["ExitPolicy accept 127.0.0.0/8:*", "ExitPolicy accept *:*", "ExitPolicy reject *:*"]
+    assert "ExitPolicyRejectPrivate 0" in lines and "ORPort 1" in lines and "DirPort 2" in lines
+    assert "TestingTorNetwork 1" in lines and "DirAuthority a" in lines
+
+
+def test_onion_torrc_starts_offline_with_one_service_per_market() -> None:
+    node = TorNode("onion", "onion", Kind.ONION, control_port=9)
+    lines = _render(node, services={Path("/k/hs/a"): 1001, Path("/k/hs/b"): 1002})
+    assert "DisableNetwork 1" in lines and "ControlPort 127.0.0.1:9" in lines
+    assert "VanguardsLiteEnabled 0" in lines and "CookieAuthentication 1" in lines
+    assert lines.count("HiddenServiceVersion 3") == 2
+    assert lines.index("HiddenServiceDir /k/hs/a") < lines.index("HiddenServicePort 80 127.0.0.1:1001")
+    assert "HiddenServicePort 80 127.0.0.1:1002" in lines
+    assert not any(line.startswith(("ORPort", "DirPort")) for line in lines)
+
+
+def test_client_torrc_listens_on_loopback_only() -> None:
+    lines = _render(TorNode("client", "client", Kind.CLIENT, control_port=7, socks_port=8))
+    assert "SocksPort 127.0.0.1:8" in lines and "ControlPort 127.0.0.1:7" in lines
+    assert "DisableNetwork 1" not in lines
+
+
+def test_authority_torrc_votes_fast_and_never_exits() -> None:
+    lines = _render(TorNode("auth0", "auth0", Kind.AUTHORITY, or_port=1, dir_port=2))
+    assert {"V3AuthoritativeDirectory 1", "ExitRelay 0", "TestingV3AuthInitialVotingInterval 5"} <= set(lines)
+
+
+def test_ports_skip_busy_ones_and_stay_held_until_released() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        base = busy.getsockname()[1]
+        ports = PortReservations(base)
+        try:
+            taken = ports.take()
+            assert taken > base  # the busy base port was skipped
+            with socket.socket() as other, pytest.raises(OSError):
+                other.bind(("127.0.0.1", taken))  # another lab cannot grab it meanwhile
+            ports.release([taken])
+            with socket.socket() as other:
+                other.bind(("127.0.0.1", taken))
+        finally:
+            ports.close()
+
+
+def test_plan_has_every_role_with_distinct_ports() -> None:
+    ports = PortReservations(BASE_PORT + 500)
+    try:
+        nodes = plan_nodes(ports)
+    finally:
+        ports.close()
+    roles = [n.role for n in nodes]
+    assert roles == ["auth0", "auth1", "auth2", "relay-middle0", "exit0", "exit1", "onion", "client"]
+    used = [p for n in nodes for p in (n.or_port, n.dir_port, n.control_port, n.socks_port) if p]
+    assert len(used) == len(set(used)) == 6 * 2 + 1 + 2
+
+
+def test_authority_certificate_with_a_dir_address_is_renewed(tmp_path: Path) -> None:
+    # tor prefers a certificate's address over the DirAuthority line, and lab ports change per run.
+    cert = tmp_path / "authority_certificate"
+    body = "dir-key-certificate-version 3\nfingerprint AB\ndir-key-expires 2099-01-01 00:00:00\n"
+    cert.write_text(body)
+    assert not _cert_needs_renewal(cert)
+    cert.write_text(body + "dir-address 127.0.0.1:7000\n")
+    assert _cert_needs_renewal(cert)
+    cert.write_text(body.replace("2099", "2000"))
+    assert _cert_needs_renewal(cert)
+    assert _cert_needs_renewal(tmp_path / "missing")
+
+
+def test_wait_for_times_out_with_what_it_waited_for() -> None:
+    with pytest.raises(LabError, match="timed out after 0s waiting for the moon"):
+        wait_for("the moon", lambda: None, Deadline(0.2), interval=0.05)
+
+
+def test_wait_for_stops_when_a_watched_process_dies() -> None:
+    def watch() -> None:
+        raise LabError("exit0 exited with code 1")
+
+    with pytest.raises(LabError, match="exit0 exited"):
+        wait_for("anything", lambda: None, Deadline(10), watch=watch)
+
+
+# --- stopping by pid -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stubborn(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that ignores SIGTERM and names tmp_path on its command line, like a lab process."""
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, f"{tmp_path}/marker"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # SIGTERM is ignored from here on
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.stdout.close()
+
+
+def test_stop_kills_what_ignores_sigterm(stubborn: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    assert owned_by(stubborn.pid, f"{tmp_path}/")
+    started = time.monotonic()
+    stopped = stop_pids({"stubborn": stubborn.pid}, f"{tmp_path}/", grace=0.5)
+    assert stopped == ["stubborn"]
+    assert stubborn.wait(timeout=5) == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_stop_leaves_a_reused_pid_alone(stubborn: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    # The pid does not name this lab's directory (e.g. the system reused it): not ours to stop.
+    assert stop_pids({"auth0": stubborn.pid}, f"{tmp_path}-other/", grace=0.2) == []
+    assert stubborn.poll() is None
+
+
+def test_stop_of_gone_pids_is_a_no_op(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert stop_pids({"client": proc.pid}, f"{tmp_path}/") == []
+
+
+# --- the real network ------------------------------------------------------------------------------
+
+
+def fetch_healthz(state: LabState, market: str) -> httpx.Response:
+    url = f"{state.markets[market].url}healthz"
+    with httpx.Client(
+        proxy=f"socks5h://{state.socks_host}:{state.socks_port}", trust_env=False, timeout=60
+    ) as http:
+        return http.get(url)
+
+
+@pytest.mark.lab
+def test_up_fetch_down_and_up_again_with_the_same_onion(tmp_path: Path) -> None:
+    directory = tmp_path / "lab"
+    messages: list[str] = []
+    lab = Lab(directory, base_port=BASE_PORT, progress=messages.append)
+    try:
+        state = lab.up(timeout=120)
+
+        # The state file says what runs and where.
+        recorded = LabState.model_validate_json((directory / STATE_FILE).read_text())
+        assert recorded == state
+        assert not (directory / PIDS_FILE).exists()
+        assert "alive" not in json.loads((directory / STATE_FILE).read_text())
+        market = state.markets["nightshade"]
+        assert re.fullmatch(r"[a-z2-7]{56}\.onion", market.onion)
+        assert market.url == f"http://{market.onion}/"
+        assert state.control_cookie.is_file() and state.started_at.utcoffset() is not None
+        tors = {"auth0", "auth1", "auth2", "relay-middle0", "exit0", "exit1", "onion", "client"}
+        assert set(state.pids) == {*tors, "market-nightshade"}
+        assert all(pid_alive(pid) for pid in state.pids.values())
+        assert 0 < state.ready_seconds < 120
+        assert "consensus: 6/6 relays running" in messages
+        assert "client bootstrapped 100%" in messages and "onion descriptors uploaded 1/1" in messages
+
+        # A real fetch through the client's SOCKS port, and the client's control port answers.
+        response = fetch_healthz(state, "nightshade")
+        assert response.status_code == 200
+        with controller(state) as ctl:
+            assert "PROGRESS=100" in ctl.get_info("status/bootstrap-phase")
+
+        status = Lab.status(directory)
+        assert status is not None and status.running
+
+        with pytest.raises(LabError, match="already running"):
+            Lab(directory, base_port=BASE_PORT).up(timeout=30)
+        assert all(pid_alive(pid) for pid in state.pids.values())  # the refused `up` touched nothing
+    finally:
+        stopped = lab.down()
+    assert len(stopped) == 9
+    assert_all_gone(directory, state.pids)
+    assert Lab.status(directory) is None
+    assert lab.down() == []  # idempotent
+
+    # Keys are reused: same onion address, same authority identities.
+    with Lab(directory, base_port=BASE_PORT) as again:
+        assert again.markets["nightshade"].onion == market.onion
+        assert fetch_healthz(again, "nightshade").status_code == 200
+    assert_all_gone(directory, again.pids)
+
+
+@pytest.mark.lab
+def test_a_market_that_cannot_bind_fails_the_launch_cleanly(tmp_path: Path) -> None:
+    directory = tmp_path / "lab"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        # argparse keeps the last --port: the backend tries the busy port and exits.
+        lab = Lab(directory, base_port=BASE_PORT + 100, market_args={"nightshade": ["--port", str(taken)]})
+        with pytest.raises(LabError, match=r"market-nightshade exited with code \d+ .*log: "):
+            lab.up(timeout=60)
+    assert leftovers(directory) == ""
+    assert not (directory / STATE_FILE).exists() and not (directory / PIDS_FILE).exists()
+
+
+@pytest.mark.lab
+def test_an_invalid_tor_binary_is_a_clear_error(tmp_path: Path) -> None:
+    directory = tmp_path / "lab"
+    lab = Lab(directory, base_port=BASE_PORT + 200, tor_binary=str(tmp_path / "no-such-tor"))
+    with pytest.raises(LabError, match="no-such-tor"):
+        lab.up(timeout=30)
+    assert leftovers(directory) == ""
+    assert Lab.status(directory) is None
+
+
+@pytest.mark.lab
+def test_timeout_and_interrupt_stop_everything_started(tmp_path: Path) -> None:
+    directory = tmp_path / "lab"
+    # A consensus takes more than 3 s on any machine.
+    with pytest.raises(LabError, match=r"timed out after 3s waiting for (market|a consensus)"):
+        Lab(directory, base_port=BASE_PORT + 300).up(timeout=3.0)
+    assert leftovers(directory) == ""
+
+    def interrupt(message: str) -> None:
+        if message.startswith("consensus:"):
+            raise KeyboardInterrupt  # as a Ctrl-C in the terminal of `lab up` would
+
+    with pytest.raises(KeyboardInterrupt):
+        Lab(directory, base_port=BASE_PORT + 300, progress=interrupt).up(timeout=60)
+    assert leftovers(directory) == ""
+    assert not (directory / PIDS_FILE).exists()
+
+
+@pytest.mark.lab
+def test_down_from_another_process_stops_a_launch_that_was_killed(tmp_path: Path) -> None:
+    """A `lab up` killed outright leaves pids.json; `lab down` still finds and stops its processes."""
+    directory = tmp_path / "lab"
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from onionwatch.lab.lab import Lab\n"
+        "def die(message):\n"
+        "    if message.startswith('consensus:'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"Lab(Path({str(directory)!r}), base_port={BASE_PORT + 400}, progress=die).up(timeout=60)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    pids = json.loads((directory / PIDS_FILE).read_text())
+    assert len(pids) >= 7 and any(pid_alive(pid) for pid in pids.values())
+    with pytest.raises(LabError, match="already running"):
+        Lab(directory, base_port=BASE_PORT + 400).up(timeout=30)
+    assert sorted(Lab.stop(directory)) == sorted(pids)
+    assert_all_gone(directory, pids)
+
+
+def test_status_of_a_lab_that_never_ran(tmp_path: Path) -> None:
+    assert Lab.status(tmp_path) is None
+    assert Lab.stop(tmp_path) == []
+
+
+def test_status_marks_dead_processes(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    state = {
+        "directory": str(tmp_path),
+        "socks_port": 1,
+        "control_port": 2,
+        "control_cookie": str(tmp_path / "cookie"),
+        "markets": {},
+        "pids": {"client": proc.pid, "me": os.getpid()},
+        "started_at": "2026-01-01T00:00:00Z",
+        "ready_seconds": 1.0,
+    }
+    (tmp_path / STATE_FILE).write_text(json.dumps(state))
+    status = Lab.status(tmp_path)
+    assert status is not None
+    assert status.alive == {"client": False, "me": True} and not status.running
+    # Our own pid is alive but does not name the lab directory: stop leaves it alone.
+    assert Lab.stop(tmp_path) == []
+    assert Lab.status(tmp_path) is None

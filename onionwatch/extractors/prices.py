@@ -25,6 +25,10 @@ Per = Literal["listing", "unit", "gram"]
 
 _SYMBOLS = {
     "$": "USD",
+    "usd$": "USD",
+    "cad$": "CAD",
+    "aud$": "AUD",
+    "nzd$": "NZD",
     "us$": "USD",
     "usd": "USD",
     "dollar": "USD",
@@ -62,7 +66,7 @@ _SYMBOLS = {
     "bch": "BCH",
 }
 _PREFIX = (
-    r"US\$|AU\$|CA\$|A\$|C\$|\$|€|£|₿|฿|Ƀ|ɱ"
+    r"(?:USD|CAD|AUD|NZD)[ \t]?\$|US\$|AU\$|CA\$|A\$|C\$|\$|€|£|₿|฿|Ƀ|ɱ"
     r"|(?<![A-Za-z])(?:USD|EUR|GBP|AUD|CAD|CHF|BTC|XBT|mBTC|XMR|LTC|ETH|BCH)"
 )
 _SUFFIX = (
@@ -83,7 +87,11 @@ _PER_UNIT = re.compile(
 )
 _PER_GRAM_BEFORE = re.compile(r"(?:per[ \t]+(?:g|gram)|price[ \t]+per[ \t]+gram)[ \t:]*$", re.I)
 _SHIPPING = re.compile(r"(?:shipping|postage|delivery|s&h|s/h|reship|tracking)[^\n$€£]{0,12}$", re.I)
-_SHIPPING_AFTER = re.compile(r"^[ \t]*(?:for[ \t]+)?(?:shipping|postage|delivery|s&h|tracking)", re.I)
+_SHIPPING_AFTER = re.compile(
+    r"^[ \t]*(?:for[ \t]+)?(?:shipping|postage|delivery|s&h|tracking)\b"
+    r"(?![ \t]*(?:options?|methods?)?[ \t]*:)",
+    re.I,
+)
 _SEPARATORS = frozenset("\n|;/,•*")
 
 
@@ -100,7 +108,7 @@ def find_prices(text: str) -> list[FoundPrice]:
     """Every price in ``text`` with its explicit per-gram/per-unit marker (no pairing, no USD)."""
     out: list[FoundPrice] = []
     for m in _PRICE.finditer(text):
-        sym = (m.group("pre") or m.group("suf") or "").lower()
+        sym = re.sub(r"[ \t]", "", (m.group("pre") or m.group("suf") or "").lower())
         currency = _SYMBOLS.get(sym)
         if currency is None:
             continue

@@ -22,6 +22,15 @@ _UNIT_SUFFIX = (
 _TIMES_PREFIX = r"(?i:x|×)(?=[0-9])"
 # "10x80mg", "2x5g": the multiplication sign between two numbers
 _TIMES_INFIX = r"(?<=[0-9])(?i:x|×|\*)(?=[0-9.])"
+# glued punctuation in titles: "LSD,120ug", "[US✈US]Vicodin", "COCAINE(WASHABLE)", "LSD_300"
+_GLUE_INFIXES = (
+    r"(?<=[A-Za-z]),(?=[0-9])",
+    r"(?<=[0-9]),(?=[A-Za-z])",
+    r"(?<=[\w.])[\[\](){}](?=\w)",
+    r"(?<=\w)[\[\](){}](?=[\w])",
+    r"(?<=[A-Za-z0-9])_(?=[A-Za-z0-9])",
+    r"(?<=[A-Za-z])[|/+](?=[A-Za-z0-9])",
+)
 # crypto symbols in front of an amount (spaCy knows "$", "€", "£", "₿" but not these)
 _CURRENCY_PREFIX = r"(?:฿|ɱ|Ƀ)"
 
@@ -32,7 +41,7 @@ def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
         defaults = nlp.Defaults
         prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX]
         suffixes = [*(defaults.suffixes or ()), _UNIT_SUFFIX]
-        infixes = [*(defaults.infixes or ()), _TIMES_INFIX]
+        infixes = [*(defaults.infixes or ()), _TIMES_INFIX, *_GLUE_INFIXES]
         return Tokenizer(
             nlp.vocab,
             rules=defaults.tokenizer_exceptions,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lxml import html as lxml_html
+from lxml import html as lxml_html  # type: ignore[import-untyped]
 
 from onionwatch.crawler.pages.base import Page
 from onionwatch.errors import PageError
@@ -243,6 +243,8 @@ def labelled(root: lxml_html.HtmlElement, field: str) -> Iterator[Field]:
 
 
 def extract_title(page: Page, root: lxml_html.HtmlElement) -> str | None:
+    """A heading that the <title> repeats; else the main heading; else the <title> without the
+    market's name; else a minor heading."""
     title = page_title(page)
     title_l = title.lower()
     best: tuple[int, str] | None = None
@@ -251,6 +253,8 @@ def extract_title(page: Page, root: lxml_html.HtmlElement) -> str | None:
             text = element_text(el)
             if len(text) < 3 or len(text) > 300 or _GENERIC_HEADINGS.match(text):
                 continue
+            if _SITE_WORDS.search(text) and len(text.split()) <= 4:
+                continue  # the market's logo or name
             score = {"h1": 4, "h2": 3, "h3": 2, "h4": 1}[level]
             if title_l and text.lower() in title_l:
                 score += 10
@@ -258,12 +262,12 @@ def extract_title(page: Page, root: lxml_html.HtmlElement) -> str | None:
                 score -= 5
             if best is None or score > best[0]:
                 best = (score, text)
-    if best is not None and best[0] >= 10:
+    if best is not None and best[0] >= 3:
         return best[1]
     from_title = _title_from_title_tag(title)
     if from_title:
         return from_title
-    return best[1] if best is not None and best[0] >= 2 else None
+    return best[1] if best is not None and best[0] >= 1 else None
 
 
 def _title_from_title_tag(title: str) -> str | None:

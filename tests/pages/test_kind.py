@@ -1,0 +1,71 @@
+"""Page-kind detection on walls and content pages the project wrote, and on the shared corpus
+(measured on markets the rules were not written for; the target is accuracy, not perfection)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from onionwatch.crawler.pages.kind import detect_kind
+from onionwatch.models import PageKind
+
+from .conftest import corpus_page, html_page
+from .test_generic import DL_LAYOUT, TABLE_LAYOUT
+
+LOGIN = """<html><head><title>Welcome</title></head><body><h1>Sign in</h1><form method="post">
+<input name="u"><input type="password" name="p"><img src="/captcha.png"><input name="captcha">
+<button>Login</button></form></body></html>"""
+CAPTCHA = """<html><head><title>Verify</title></head><body><form><img src="/cap/1.png" alt="captcha">
+<input name="captcha_code"><input type="submit" value="Continue"></form></body></html>"""
+DDOS = """<html><head><title>Please wait</title></head><body><p>You are in the queue. Estimated wait 40 s.
+This page refreshes itself.</p></body></html>"""
+PHISHING = """<html><head><title>Security check</title></head><body><form>
+<p>Complete the onion address before you continue: abcd...xyz.onion</p>
+<input name="c1"><input name="c2"><button>Check</button></form></body></html>"""
+NOT_FOUND = """<html><head><title>Error</title></head><body><h1>404</h1>
+<p>The page you requested was not found.</p>
+</body></html>"""
+SEARCH = (
+    "<html><head><title>Results</title></head><body>"
+    + "".join(f'<div><a href="/listing/{i}">Item {i}</a> <span>${10 + i}.00</span></div>' for i in range(12))
+    + "</body></html>"
+)
+VENDOR = """<html><head><title>SnowKing</title></head><body><h1>SnowKing</h1><p>Member since March 2023.
+Last seen 2 hours ago. Total sales: 1,204. Average rating 4.92/5.</p>
+<a href="/u/SnowKing/feedback">feedback</a></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (LOGIN, PageKind.LOGIN),
+        (CAPTCHA, PageKind.CAPTCHA),
+        (DDOS, PageKind.DDOS),
+        (PHISHING, PageKind.CAPTCHA),
+        (NOT_FOUND, PageKind.NOT_FOUND),
+        (SEARCH, PageKind.SEARCH),
+        (VENDOR, PageKind.VENDOR),
+        (TABLE_LAYOUT, PageKind.LISTING),
+        (DL_LAYOUT, PageKind.LISTING),
+        ("", PageKind.OTHER),
+    ],
+)
+def test_written_pages(body: str, kind: PageKind) -> None:
+    assert detect_kind(html_page(body)) is kind
+
+
+@pytest.mark.corpus
+def test_corpus_kind_accuracy(corpus: Path) -> None:
+    from onionwatch.extractors.evaluation import ACCEPTED_KINDS
+
+    rows = []
+    for market in ("dream", "empire"):
+        for entry in json.loads((corpus / "pages" / market / "expected.json").read_text()):
+            rows.append((f"{market}/{entry['file']}", entry["kind"]))
+    for folder in ("anita", "scout"):
+        for name, label in json.loads((corpus / "pages" / folder / "labels.json").read_text()).items():
+            rows.append((f"{folder}/{name}", label["kind"]))
+    hits = sum(detect_kind(corpus_page(f)).value in ACCEPTED_KINDS[k] for f, k in rows)
+    assert hits / len(rows) >= 0.9

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from onionwatch.crawler.pages import nightshade
+from onionwatch.crawler.pages import bazaar, kraken, nightshade
 from onionwatch.crawler.pages.base import Page
 from onionwatch.errors import ConfigError
 from onionwatch.models import Listing
@@ -29,7 +29,12 @@ def _pages(module: ModuleType) -> EnginePages:
     return EnginePages(home=module.parse_home, category=module.parse_category, listing=module.parse_listing)
 
 
-ENGINES: dict[str, EnginePages] = {"nightshade": _pages(nightshade)}
+#: engine name -> page objects; the lab's simulated engines share these names
+ENGINES: dict[str, EnginePages] = {
+    "nightshade": _pages(nightshade),
+    "bazaar": _pages(bazaar),
+    "kraken": _pages(kraken),
+}
 
 
 def engine_pages(name: str) -> EnginePages:

@@ -18,6 +18,24 @@ Unit = Literal["g", "unit"]
 #: displayed exchange rates of the simulated market (USD per coin), shown on every listing page
 BTC_USD = Decimal("97250.00")
 XMR_USD = Decimal("162.40")
+#: USD per euro, for markets whose vendors price in EUR
+EUR_USD = Decimal("1.0850")
+
+#: currencies a listing may be priced in (what the page shows as the headline price), per unit in USD
+RATES: dict[str, Decimal] = {"USD": Decimal(1), "EUR": EUR_USD, "BTC": BTC_USD, "XMR": XMR_USD}
+#: decimal places a market shows for each currency (coins to the satoshi / piconero-ish, fiat to cents)
+PLACES: dict[str, Decimal] = {
+    "USD": Decimal("0.01"),
+    "EUR": Decimal("0.01"),
+    "BTC": Decimal("0.00000001"),
+    "XMR": Decimal("0.0001"),
+}
+
+
+def shown_amount(usd: Decimal, currency: str) -> Decimal:
+    """``usd`` as a market priced in ``currency`` shows it (the amount the page prints)."""
+    return (usd / RATES[currency]).quantize(PLACES[currency], rounding=ROUND_HALF_UP)
+
 
 COUNTRIES = (
     "Netherlands",
@@ -303,15 +321,24 @@ class ListingTruth:
     ships_from: str
     ships_to: tuple[str, ...]
     stock: int | None
+    #: the currency the vendor priced the listing in: the page's headline price is in it
+    currency: str = "USD"
 
     @property
     def price_usd(self) -> Decimal:
         """The headline price: the first (smallest) tier."""
         return self.tiers[0].usd
 
+    @property
+    def price_shown(self) -> Decimal:
+        """The headline price as the page prints it, in :attr:`currency`."""
+        return shown_amount(self.price_usd, self.currency)
+
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
-        data["price"] = {"amount": str(self.price_usd), "currency": "USD"}
+        # The crawler stores the price as shown (never converted), so that is what the truth states.
+        data["price"] = {"amount": str(self.price_shown), "currency": self.currency}
+        data["price_usd"] = str(self.price_usd)
         return _jsonable(data)  # type: ignore[return-value]
 
 
@@ -322,6 +349,8 @@ class Catalogue:
     vendors: tuple[VendorTruth, ...]
     listings: tuple[ListingTruth, ...]
     categories: tuple[str, ...] = field(default=())
+    #: currencies the market's vendors price in (each listing is in one of them)
+    currencies: tuple[str, ...] = ("USD",)
 
     def by_id(self) -> dict[str, ListingTruth]:
         return {item.listing_id: item for item in self.listings}
@@ -330,6 +359,7 @@ class Catalogue:
         return {
             "market": self.market,
             "seed": self.seed,
+            "currencies": list(self.currencies),
             "vendors": [_jsonable(asdict(v)) for v in self.vendors],
             "listings": [item.as_json() for item in self.listings],
         }
@@ -370,14 +400,25 @@ def _title(product: Product, tiers: tuple[PriceTier, ...], rng: random.Random) -
     return template.format(q=q, n=_fmt_qty(first), dose=dose)
 
 
-def _tier_text(tier: PriceTier) -> str:
+def _tier_text(tier: PriceTier, currency: str = "USD") -> str:
     qty = f"{_fmt_qty(tier.quantity)}g" if tier.unit == "g" else f"{_fmt_qty(tier.quantity)} pcs"
-    return f"{qty} ${tier.usd}"
+    amount = shown_amount(tier.usd, currency)
+    if currency == "USD":
+        return f"{qty} ${amount}"
+    if currency == "EUR":
+        return f"{qty} €{amount}"
+    return f"{qty} {format(amount, 'f')} {currency}"
 
 
-def generate(market: str, *, seed: int = 7, listings: int = 60) -> Catalogue:
-    """Build the catalogue of ``market``: deterministic for a given (market, seed, listings)."""
+def generate(
+    market: str, *, seed: int = 7, listings: int = 60, currencies: tuple[str, ...] = ("USD",)
+) -> Catalogue:
+    """Build the catalogue of ``market``: deterministic for a given (market, seed, listings, currencies)."""
+    if not currencies or any(c not in RATES for c in currencies):
+        raise ValueError(f"currencies must be a non-empty subset of {sorted(RATES)}: {currencies!r}")
     rng = random.Random(f"{market}:{seed}")
+    # A separate stream, so adding currencies leaves every other seeded choice (and USD markets) as is.
+    currency_rng = random.Random(f"{market}:{seed}:currency")
     vendors = tuple(
         VendorTruth(
             handle=handle,
@@ -395,7 +436,8 @@ def generate(market: str, *, seed: int = 7, listings: int = 60) -> Catalogue:
         product = PRODUCTS[index % len(PRODUCTS)] if index < len(PRODUCTS) else rng.choice(PRODUCTS)
         vendor = rng.choice(vendors)
         tiers = _tiers(product, rng)
-        tier_line = " / ".join(_tier_text(t) for t in tiers)
+        currency = currency_rng.choice(currencies)
+        tier_line = " / ".join(_tier_text(t, currency) for t in tiers)
         blurb = rng.choice(product.descriptions) if product.descriptions else ""
         description = f"{blurb}\n\nPrices: {tier_line}\nShipping from {vendor.ships_from}.".strip()
         items.append(
@@ -414,10 +456,18 @@ def generate(market: str, *, seed: int = 7, listings: int = 60) -> Catalogue:
                 ships_from=vendor.ships_from,
                 ships_to=tuple(rng.sample(DESTINATIONS, k=rng.randint(1, 3))),
                 stock=rng.choice([None, rng.randint(1, 500)]),
+                currency=currency,
             )
         )
     categories = tuple(sorted({item.category for item in items}))
-    return Catalogue(market=market, seed=seed, vendors=vendors, listings=tuple(items), categories=categories)
+    return Catalogue(
+        market=market,
+        seed=seed,
+        vendors=vendors,
+        listings=tuple(items),
+        categories=categories,
+        currencies=currencies,
+    )
 
 
 def evolve(catalogue: Catalogue, epoch: int) -> Catalogue:
@@ -435,7 +485,9 @@ def evolve(catalogue: Catalogue, epoch: int) -> Catalogue:
         item = kept[i]
         cut = tuple(PriceTier(t.quantity, t.unit, _money(t.usd * Decimal("0.8"))) for t in item.tiers)
         kept[i] = replace(item, tiers=cut)
-    fresh = generate(catalogue.market, seed=catalogue.seed + 1000 * epoch, listings=2)
+    fresh = generate(
+        catalogue.market, seed=catalogue.seed + 1000 * epoch, listings=2, currencies=catalogue.currencies
+    )
     # The first new listing comes from a vendor never seen before (what "new vendor" alerts are for).
     newcomer = VendorTruth(
         handle=f"NewPlug{epoch}",
@@ -463,4 +515,5 @@ def evolve(catalogue: Catalogue, epoch: int) -> Catalogue:
         vendors=tuple(v for h, v in vendors.items() if h in used),
         listings=tuple(kept),
         categories=tuple(sorted({item.category for item in kept})),
+        currencies=catalogue.currencies,
     )

@@ -1,53 +1,22 @@
-"""Market engines: how a simulated market lays out its pages and URLs.
-
-Each engine is a different HTML layout and URL scheme over the same kind of catalogue, so that
-per-market page objects and the generic extractor are both exercised. The HTML is our own,
-modelled on the structure of real market pages (detail tables, vendor blocks, tier lists).
-"""
+"""Nightshade: a classic two-column market with path URLs (``/c/<slug>?page=N``, ``/item/<id>``,
+``/u/<handle>``), paged result cards, a detail table and a tier list; prices in USD."""
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
-from decimal import Decimal
 from html import escape
 from http import HTTPStatus
-from typing import Protocol
 
-from onionwatch.lab.market.catalogue import BTC_USD, XMR_USD, Catalogue, ListingTruth, PriceTier
-
-
-@dataclass(frozen=True)
-class Rendered:
-    status: HTTPStatus
-    body: str
+from onionwatch.lab.market.catalogue import BTC_USD, XMR_USD, ListingTruth, PriceTier
+from onionwatch.lab.market.engines.base import MarketEngine, Rendered
+from onionwatch.lab.market.engines.base import crypto as _crypto
+from onionwatch.lab.market.engines.base import to_int as _int
 
 
-class Engine(Protocol):
-    def render(self, path: str, query: dict[str, list[str]]) -> Rendered: ...
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def _crypto(usd: Decimal, rate: Decimal, places: str) -> Decimal:
-    return (usd / rate).quantize(Decimal(places))
-
-
-class NightshadeEngine:
+class NightshadeEngine(MarketEngine):
     """A classic two-column market: categories, paged result cards, detail table, tier list."""
 
-    page_size = 8
-
-    def __init__(self, catalogue: Catalogue) -> None:
-        self.catalogue = catalogue
-        self._by_id = catalogue.by_id()
-        self._by_category: dict[str, list[ListingTruth]] = {}
-        for item in catalogue.listings:
-            self._by_category.setdefault(slug(item.category), []).append(item)
-        self._vendors = {v.handle: v for v in catalogue.vendors}
+    name = "nightshade"
 
     def render(self, path: str, query: dict[str, list[str]]) -> Rendered:
         parts = [p for p in path.split("/") if p]
@@ -157,10 +126,3 @@ class NightshadeEngine:
 def _tier(tier: PriceTier) -> str:
     qty = f"{format(tier.quantity.normalize(), 'f')}g" if tier.unit == "g" else f"{tier.quantity} pcs"
     return f'<span class="qty">{qty}</span> = <span class="tier-price">${tier.usd}</span>'
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0

@@ -1,0 +1,97 @@
+"""Page objects for Kraken-engine markets: slug URLs, cards with data attributes, size tiers in a
+``<select>``, USD prices with a Monero hint, and the vendor's markdown-ish text kept as typed.
+
+Declarative like the Nightshade module: selectors per page kind, applied only after the page has
+shown it is the kind asked for.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.fields import clean_text, parse_count, parse_money, split_list
+from onionwatch.crawler.pages.nightshade import CategoryPage
+from onionwatch.errors import PageError
+from onionwatch.models import Listing
+
+LISTING = {
+    "marker": "article.listing[data-listing-id]",
+    "listing_id": "article.listing::attr(data-listing-id)",
+    "title": "h1.listing__title::text",
+    "vendor": "aside.seller a.seller__name::text",
+    # the amount as the buyer sees it; the XMR hint next to it is a conversion, not the price
+    "price": "div.price span.price__fiat::text",
+    "tiers": "form.buy select option::text",
+    "description": "div.md[data-format]::text",
+}
+#: listing facts: field -> the ``data-fact`` key of its row
+FACTS = {"category": "category", "ships_from": "origin", "ships_to": "destinations", "stock": "stock"}
+CATEGORY = {
+    "marker": "section.grid[data-category]",
+    "listing_links": "article.card a.card__link::attr(href)",
+    "next": "nav.pager a[rel=next]::attr(href)",
+}
+HOME = {"category_links": "nav.chips a.chip::attr(href)"}
+
+
+def _require(page: Page, marker: str, kind: str) -> None:
+    if not page.selector.css(marker):
+        raise PageError(f"{page.url} is not a Kraken {kind} page (no {marker!r})")
+
+
+def _first(page: Page, query: str) -> str | None:
+    return clean_text(page.selector.css(query).get())
+
+
+def _fact(page: Page, field: str) -> str | None:
+    return _first(page, f'ul.facts li[data-fact="{FACTS[field]}"] span.facts__v::text')
+
+
+def _description(page: Page) -> str | None:
+    """The vendor's text line by line (markdown markers kept: that is what the page shows)."""
+    raw = "".join(page.selector.css(LISTING["description"]).getall())
+    lines = [clean_text(line) or "" for line in raw.strip().splitlines()]
+    text = "\n".join(lines).strip()
+    return text or None
+
+
+def parse_home(page: Page) -> tuple[str, ...]:
+    links = page.selector.css(HOME["category_links"]).getall()
+    return tuple(dict.fromkeys(urljoin(page.url, href) for href in links))
+
+
+def parse_category(page: Page) -> CategoryPage:
+    _require(page, CATEGORY["marker"], "category")
+    links = page.selector.css(CATEGORY["listing_links"]).getall()
+    next_href = page.selector.css(CATEGORY["next"]).get()
+    return CategoryPage(
+        listing_urls=tuple(urljoin(page.url, href) for href in links),
+        next_url=urljoin(page.url, next_href) if next_href else None,
+    )
+
+
+def parse_listing(page: Page) -> Listing:
+    _require(page, LISTING["marker"], "listing")
+    title = _first(page, LISTING["title"])
+    listing_id = _first(page, LISTING["listing_id"])
+    if not title or not listing_id:
+        raise PageError(f"{page.url}: listing page without title or id")
+    tiers = [clean_text(t) for t in page.selector.css(LISTING["tiers"]).getall()]
+    price_line = _first(page, LISTING["price"])
+    return Listing(
+        market=page.market,
+        listing_id=listing_id,
+        url=page.url,
+        title=title,
+        description=_description(page),
+        vendor=_first(page, LISTING["vendor"]),
+        price_text=" / ".join(t for t in tiers if t) or price_line,
+        price=parse_money(price_line),
+        ships_from=_fact(page, "ships_from"),
+        ships_to=split_list(_fact(page, "ships_to")),
+        category=_fact(page, "category"),
+        stock=parse_count(_fact(page, "stock")),
+        crawled_at=page.crawled_at,
+        page_sha256=page.sha256,
+    )

@@ -23,6 +23,12 @@ class OnionwatchAddon:
         middlewares["onionwatch.crawler.archive.ArchiveMiddleware"] = 40
         # Above RetryMiddleware (550): a dead mirror fails over at once instead of being retried.
         middlewares["onionwatch.crawler.mirrors.MirrorFailoverMiddleware"] = 560
+        # Page state before parsing: above MetaRefresh (580), so a DDoS queue's refresh is waited
+        # for; below Redirect (600) and Cookies (700), so it sees where a login redirect led.
+        middlewares["onionwatch.crawler.access.AccessControlMiddleware"] = 585
+        # The market's cookie jar, kept between crawls (<data dir>/sessions/<market>.json).
+        middlewares["scrapy.downloadermiddlewares.cookies.CookiesMiddleware"] = None
+        middlewares["onionwatch.crawler.sessions.PersistentCookiesMiddleware"] = 700
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares, "addon")
         pipelines = settings.getdict("ITEM_PIPELINES")
         pipelines.setdefault("onionwatch.crawler.pipelines.EnrichPipeline", 300)

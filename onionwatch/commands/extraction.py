@@ -64,3 +64,79 @@ def extract(
     finally:
         if file:
             stream.close()
+
+
+def _default_corpus() -> Path:
+    return (REPO_ROOT / ".." / "shared" / "corpus").resolve()
+
+
+def _fixture_path() -> Path:
+    return REPO_ROOT / "tests" / "fixtures" / "extraction" / "listings.jsonl"
+
+
+def _fmt(metrics: dict[str, Any]) -> str:
+    if "f1" in metrics:
+        return f"P {metrics['precision']:.3f}  R {metrics['recall']:.3f}  F1 {metrics['f1']:.3f}"
+    return f"{metrics['rate']:.3f} ({metrics['hits']}/{metrics['total']})"
+
+
+@app.command(name="eval")
+def evaluate(
+    corpus: Annotated[
+        Path | None, typer.Option(help="shared corpus folder (default: ../shared/corpus)")
+    ] = None,
+    fixture: Annotated[Path | None, typer.Option(help="labelled listings (JSON lines)")] = None,
+    report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
+) -> None:
+    """Measure page kinds, generic listing fields and extraction against labelled data."""
+    from onionwatch.extractors.evaluation import evaluate_corpus, evaluate_cypher, evaluate_fixture
+
+    result: dict[str, Any] = {}
+    corpus_dir = corpus or _default_corpus()
+    if (corpus_dir / "pages").is_dir():
+        c = evaluate_corpus(corpus_dir)
+        result["corpus"] = c
+        typer.echo(f"corpus {corpus_dir}")
+        typer.echo(f"  page kind accuracy      {_fmt(c['page_kind']['overall'])}")
+        for kind, m in c["page_kind"].items():
+            if kind != "overall":
+                typer.echo(f"    {kind:<16}      {_fmt(m)}")
+        for name, m in c["listing_fields"].items():
+            typer.echo(
+                f"  listing {name:<15} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
+                f"  exact {m['exact']:.3f} (n={m['expected']})"
+            )
+        cypher = corpus_dir / "listings" / "cypher-2020-09-17.csv"
+        if cypher.is_file():
+            cy = evaluate_cypher(cypher)
+            result["cypher"] = cy
+            typer.echo(f"  cypher titles: drug-category recall {_fmt(cy['drug_category_recall'])}")
+            typer.echo(
+                f"  cypher titles: non-drug titles with a drug {_fmt(cy['non_drug_titles_with_a_drug'])}"
+            )
+            typer.echo(f"  cypher titles: vendor exact {_fmt(cy['vendor_exact'])}")
+    else:
+        typer.echo(f"corpus not found at {corpus_dir}: skipping the corpus evaluation")
+    fixture_path = fixture or _fixture_path()
+    if fixture_path.is_file():
+        fx = evaluate_fixture(fixture_path)
+        result["fixture"] = fx
+        for split in ("dev", "test"):
+            m = fx[split]
+            typer.echo(f"fixture {split} ({m['listings']} listings)")
+            for key in (
+                "drug_spans",
+                "fentanyl_class",
+                "quantity_mentions",
+                "quantity_exact",
+                "price_currency",
+                "price_exact",
+                "tier_pairing",
+                "vendor_exact",
+            ):
+                typer.echo(f"  {key:<18} {_fmt(m[key])}")
+    else:
+        typer.echo(f"fixture not found at {fixture_path}: skipping")
+    if report:
+        report.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        typer.echo(f"report written to {report}")

@@ -39,6 +39,7 @@ _AFTER = re.compile(
     r"|[ \t]+test(?:ing)?[ \t]*(?:strips?|kits?)|[ \t]+strips?\b|[ \t]+reagents?\b|[ \t]+tests?\b)",
     re.IGNORECASE,
 )
+_COORDINATED = re.compile(r"^[ \t]*(?:or|nor|and|/|&|\+|,[ \t]*or|,[ \t]*nor)[ \t]*$", re.IGNORECASE)
 _PRESSED_CUES = frozenset(
     {"pressed", "press", "presses", "pressies", "fake", "fakes", "counterfeit", "replica", "fent", "fentanyl"}
 )
@@ -87,7 +88,13 @@ class DrugContext:
     def __call__(self, doc: Doc) -> Doc:
         candidates = filter_spans(doc.spans.get(self.candidates_key, []))
         text = doc.text
-        excluded = [self._is_excluded(text, span) for span in candidates]
+        excluded: list[bool] = []
+        for i, span in enumerate(candidates):
+            ex = self._is_excluded(text, span)
+            if not ex and i and excluded[-1]:
+                # "not cut with fent or xylazine": a name joined to a negated one shares its negation
+                ex = bool(_COORDINATED.match(text[candidates[i - 1].end_char : span.start_char]))
+            excluded.append(ex)
         blocked: set[int] = set()
         for span, ex in zip(candidates, excluded, strict=True):
             if ex:

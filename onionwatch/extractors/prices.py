@@ -154,8 +154,11 @@ def _dedupe(text: str, prices: list[FoundPrice]) -> list[FoundPrice]:
     return out
 
 
-def pair_tiers(text: str, quantities: list[tuple[int, int]], prices: list[FoundPrice]) -> list[int | None]:
-    """For each price, the index of the quantity (tier) it belongs to, or None."""
+def pair_tiers(
+    text: str, quantities: list[tuple[int, int]], prices: list[FoundPrice], *, one_amount: bool = False
+) -> list[int | None]:
+    """For each price, the index of the quantity (tier) it belongs to, or None. ``one_amount``: every
+    quantity states the same amount ("x100 ... 100 count"), so a lone price belongs to the first."""
     spans = sorted([*quantities, *((p.start, p.end) for p in prices)])
     inside = bytearray(len(text) + 1)
     for s, e in spans:
@@ -186,7 +189,7 @@ def pair_tiers(text: str, quantities: list[tuple[int, int]], prices: list[FoundP
         if len(free) == len(unpaired):
             for i, q in zip(unpaired, free, strict=True):
                 result[i] = q
-        elif len(quantities) == 1:
+        elif len(quantities) == 1 or (one_amount and len(unpaired) == 1):
             for i in unpaired:
                 result[i] = 0
     return result
@@ -211,7 +214,8 @@ class Prices:
         text = doc.text
         found = find_prices(text)
         quantity_spans: list[tuple[int, int]] = doc._.ow_quantity_offsets or []
-        tiers = pair_tiers(text, quantity_spans, found)
+        amounts = {(q.value, q.unit, q.dose_mg) for q in doc._.ow_quantities or ()}
+        tiers = pair_tiers(text, quantity_spans, found, one_amount=len(amounts) == 1)
         on: date = doc._.ow_observed_on or datetime.now(UTC).date()
         mentions = []
         spans = []

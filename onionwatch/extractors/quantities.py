@@ -82,6 +82,7 @@ _PILL_WORDS = frozenset(
         "films",
     }
 )
+_STRENGTH = re.compile(r"extract|strength|stronger|potency|potent|concentrat|zoom|magnif", re.I)
 _NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"
 _FRACTION = r"(?:\d+/\d+|[½¼⅛])"
 _FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125")}
@@ -95,6 +96,8 @@ class Units:
     dose: dict[str, Decimal]
     count: frozenset[str]
     street: dict[str, Decimal]
+    fluid_ounce_ml: Decimal
+    liquid_words: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,14 @@ def load_units(path: str | None = None) -> Units:
     mass = {str(k).lower(): (v[0], Decimal(str(v[1]))) for k, v in raw["mass"].items()}
     dose = {str(k).lower(): Decimal(str(v)) for k, v in raw["dose"].items()}
     street = {str(k).lower(): Decimal(str(v)) for k, v in raw["street"].items()}
-    return Units(mass, dose, frozenset(str(w).lower() for w in raw["count"]), street)
+    return Units(
+        mass,
+        dose,
+        frozenset(str(w).lower() for w in raw["count"]),
+        street,
+        Decimal(str(raw["fluid_ounce_ml"])),
+        frozenset(str(w).lower() for w in raw["liquid_words"]),
+    )
 
 
 class QuantityParser:
@@ -185,9 +195,10 @@ class QuantityParser:
         found.sort(key=lambda km: km[1].start())
         return found
 
-    def measure(self, amount: Decimal, unit: str) -> tuple[Unit, Decimal] | None:
-        u = unit.lower()
-        u = re.sub(r"\s+", "", u)
+    def measure(self, amount: Decimal, unit: str, *, liquid: bool = False) -> tuple[Unit, Decimal] | None:
+        u = re.sub(r"\s+", "", unit.lower())
+        if liquid and u in ("oz", "ozs", "ounce", "ounces"):
+            return "ml", amount * self.units.fluid_ounce_ml
         if u in self.units.mass:
             norm, factor = self.units.mass[u]
             return norm, amount * factor
@@ -211,14 +222,22 @@ class QuantityParser:
         return None
 
     def parse(
-        self, text: str, *, pill_context: bool, drug_listing: bool
+        self, text: str, *, pill_context: bool, drug_listing: bool, liquid: bool = False
     ) -> tuple[list[Found], list[Decimal]]:
         """Quantities and bare doses found in ``text``."""
         out: list[Found] = []
         lone_doses: list[tuple[int, int, Decimal]] = []
         for kind, m in self.scan(text):
             try:
-                self._one(kind, m, out, lone_doses, pill_context=pill_context, drug_listing=drug_listing)
+                self._one(
+                    kind,
+                    m,
+                    out,
+                    lone_doses,
+                    pill_context=pill_context,
+                    drug_listing=drug_listing,
+                    liquid=liquid,
+                )
             except (InvalidOperation, ValueError, ZeroDivisionError):
                 continue
         doses = list(
@@ -242,6 +261,7 @@ class QuantityParser:
         *,
         pill_context: bool,
         drug_listing: bool,
+        liquid: bool = False,
     ) -> None:
         s, e = m.start(), m.end()
         if kind in ("count_measure", "measure_count"):
@@ -255,7 +275,7 @@ class QuantityParser:
             if is_dose or (m.groupdict().get("cw") and dose is not None and dose < 1000 and pill_context):
                 out.append(Found(s, e, n, "unit", dose))
             else:
-                meas = self.measure(a, unit)
+                meas = self.measure(a, unit, liquid=liquid)
                 if meas is None:
                     return
                 out.append(Found(s, e, _norm(n * meas[1]), meas[0]))
@@ -277,11 +297,11 @@ class QuantityParser:
             else:
                 num, den = f.split("/")
                 frac = Decimal(num) / Decimal(den)
-            meas = self.measure(frac, m.group("u"))
+            meas = self.measure(frac, m.group("u"), liquid=liquid)
             if meas is not None:
                 out.append(Found(s, e, _norm(meas[1]), meas[0]))
         elif kind == "measure":
-            meas = self.measure(parse_number(m.group("a")), m.group("u"))
+            meas = self.measure(parse_number(m.group("a")), m.group("u"), liquid=liquid)
             if meas is not None and meas[1] > 0:
                 out.append(Found(s, e, _norm(meas[1]), meas[0]))
         elif kind == "dose":
@@ -295,6 +315,10 @@ class QuantityParser:
                 lone_doses.append((s, e, _norm(mg)))
         elif kind == "count":
             n = Decimal(m.group("n"))
+            if m.groupdict().get("cw", "x").lower() in ("x", "×") and _STRENGTH.search(
+                m.string[max(0, s - 12) : e + 14]
+            ):
+                return  # "extract 50x", "20x stronger": a strength, not a count
             if n > 0:
                 out.append(Found(s, e, n, "unit"))
 
@@ -320,7 +344,10 @@ class Quantities:
         pill = any(s.id_ in _PILL_IDS or s._.ow_class in _PILL_CLASSES for s in drugs) or any(
             t.lower_ in _PILL_WORDS for t in doc
         )
-        found, doses = self.parser.parse(doc.text, pill_context=pill, drug_listing=len(drugs) > 0)
+        liquid = any(t.lower_ in self.parser.units.liquid_words for t in doc)
+        found, doses = self.parser.parse(
+            doc.text, pill_context=pill, drug_listing=len(drugs) > 0, liquid=liquid
+        )
         mentions = []
         spans = []
         for f in found:

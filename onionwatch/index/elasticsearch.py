@@ -2,20 +2,23 @@
 
 Write path of one batch (every step idempotent, so a replay after a crash or outage converges):
 
-1. ``mget`` the batch's observation ids (deterministic, in monthly indices): an observation that
-   exists was fully applied before, because observations are written *last*; it is skipped.
-2. First-seen keys: bulk ``create`` (``op_type=create``). 201 = new. 409 = already seen, unless the
-   stored key names this very observation (a crashed attempt created it and never reported it),
-   in which case the event is reported now.
-3. Listings (latest view) and vendors: read (``mget``, realtime) then conditional write
-   (``if_seq_no``/``if_primary_term``): ``create`` when absent, partial ``update`` with ``doc``
-   otherwise. The partial doc never carries ``first_seen`` unless a late observation moved it
-   earlier, so first_seen is kept by omission. doc+upsert alone is not enough without scripts: it
-   cannot keep ``max(last_seen)`` under out-of-order writes nor tell a price change, and two
-   writers would overwrite each other; a 409 from the sequence-number check re-reads and retries.
-   The observation count is not stored: it is counted from the observations index when read.
-4. Crawl run: ``update`` with ``doc`` + ``upsert`` (first_observed is upsert-only).
-5. Observations: bulk ``create`` into ``<prefix>-observations-v1-YYYY.MM``.
+1. One ``mget`` (realtime): which of the batch's observation ids (deterministic, in monthly
+   indices) exist, and the current listing and vendor documents. An observation that exists was
+   fully applied before, because observations are written *last*; it is skipped.
+2. One bulk request with
+   - first-seen keys as ``create`` (``op_type=create``): 201 = new, 409 = already seen. When a
+     spooled batch is replayed, a 409 key that names this very observation was created by the
+     failed attempt and never reported, so its event is reported now. Keys known to exist are
+     remembered per store and not sent again;
+   - listings and vendors as ``create`` when absent, else ``index`` of the full document guarded by
+     ``if_seq_no``/``if_primary_term`` (the version read in step 1). first_seen = min, last_seen =
+     max, content from the newest observation, computed in Python from the document read.
+     doc+upsert alone is not enough without scripts: it keeps first_seen (upsert-only field) but
+     cannot keep ``max(last_seen)`` under out-of-order writes, cannot tell a price change, and two
+     writers would overwrite each other. A 409 from the sequence-number check re-reads and
+     retries. The observation count is not stored: it is counted from the observations index;
+   - the crawl run as ``update`` with ``doc`` + ``upsert`` (first_observed is upsert-only).
+3. One bulk request creating the observations in ``<prefix>-observations-v1-YYYY.MM``.
 
 Bulk calls go through ``helpers.streaming_bulk`` (retries 429 with backoff) with per-item
 accounting in :attr:`ElasticsearchStore.stats`. When the cluster is unreachable the batch goes to a
@@ -29,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +72,8 @@ log = logging.getLogger(__name__)
 
 _UNAVAILABLE_STATUS = frozenset({429, 502, 503, 504})
 _PIT_KEEP_ALIVE = "2m"
+#: first-seen key ids known to exist, remembered per store to skip doomed creates (bounded)
+_KNOWN_KEYS_MAX = 1_000_000
 
 
 def redact_url(url: str) -> str:
@@ -130,6 +135,7 @@ class ElasticsearchStore:
         self._ready = False
         #: events from spool replays that could not be returned yet (the write that replayed them failed)
         self._undelivered: list[Event] = []
+        self._known_keys: set[str] = set()
         #: per-item bulk accounting: "bulk/<op>/<status>", "spooled", "replayed", "conflict_retries"
         self.stats: Counter[str] = Counter()
 
@@ -284,38 +290,63 @@ class ElasticsearchStore:
         out: list[WriteResult] = []
         while (item := self._spool.oldest()) is not None:
             batch_id, baseline, observations = item
-            out.append(self._apply(observations, baseline))
+            out.append(self._apply(observations, baseline, recovering=True))
             self._spool.remove(batch_id)
             self.stats["replayed"] += len(observations)
             log.info("replayed %d spooled observations", len(observations))
         return out
 
-    def _apply(self, batch: list[Observation], baseline: bool) -> WriteResult:
+    def _apply(self, batch: list[Observation], baseline: bool, *, recovering: bool = False) -> WriteResult:
+        """Apply one batch in three round trips: one mget (applied observations, current listing
+        and vendor documents), one bulk (first-seen keys, listings, vendors, crawl runs), one bulk
+        (observations, last). Conflicting listing/vendor writes are re-read and retried."""
+        empty = WriteResult(written=0, created=0, updated=0)
         if not batch:
-            return WriteResult(written=0, created=0, updated=0)
-        # 1. skip observations applied before (replays); dedupe within the batch
+            return empty
         by_id: dict[str, Observation] = {}
         for obs in batch:
             by_id.setdefault(derive.observation_id(obs), obs)
-        found = self._mget(
-            None,
+        ordered = sorted(by_id.items(), key=lambda p: (p[1].observed_at, p[0]))
+        listing_groups = _group_listings(ordered)
+        vendor_groups = _group_vendors(ordered)
+        listings_index, vendors_index = self.alias(schema.LISTINGS), self.alias(schema.VENDORS)
+        docs = (
             [
                 {"_index": schema.observation_index(self.prefix, o.observed_at), "_id": oid, "_source": False}
                 for oid, o in by_id.items()
-            ],
-            "check observations",
+            ]
+            + [{"_index": listings_index, "_id": i} for i in listing_groups]
+            + [{"_index": vendors_index, "_id": i} for i in vendor_groups]
         )
-        applied = {d["_id"] for d in found if d.get("found")}
-        fresh = [(oid, o) for oid, o in by_id.items() if oid not in applied]
+        found = self._mget(None, docs, "read state")
+        n_obs, n_listings = len(by_id), len(listing_groups)
+        applied = {d["_id"] for d in found[:n_obs] if d.get("found")}
+        fresh = [(oid, o) for oid, o in ordered if oid not in applied]
         if not fresh:
-            return WriteResult(written=0, created=0, updated=0)
+            return empty
+        if applied:
+            fresh_ids = {oid for oid, _ in fresh}
+            listing_groups = _keep(listing_groups, lambda p: p[0] in fresh_ids)
+            vendor_groups = _keep(vendor_groups, lambda p: p[0] in fresh_ids)
+        current_listings = {d["_id"]: d for d in found[n_obs : n_obs + n_listings] if d.get("found")}
+        current_vendors = {d["_id"]: d for d in found[n_obs + n_listings :] if d.get("found")}
 
-        # 2.-5.
         events_by_obs: dict[str, list[Event]] = defaultdict(list)
-        created, updated = self._apply_listings(fresh, events_by_obs)
-        self._apply_first_seen(fresh, baseline, events_by_obs)
-        self._apply_vendors(fresh)
-        self._apply_crawl_runs(fresh)
+        key_actions, key_candidates = self._plan_first_seen(fresh, baseline)
+        listing_actions, listing_plans = self._plan_listings(listing_groups, current_listings)
+        vendor_actions = self._plan_vendors(vendor_groups, current_vendors)
+        results = self._bulk(
+            key_actions + listing_actions + vendor_actions + self._crawl_run_actions(fresh), "write state"
+        )
+        self._first_seen_outcome(key_candidates, results, baseline, recovering, events_by_obs)
+        created, updated, conflicts = _listing_outcome(listing_plans, results, events_by_obs)
+        if conflicts:
+            c, u = self._apply_listings({i: listing_groups[i] for i in conflicts}, events_by_obs)
+            created, updated = created + c, updated + u
+        vendor_conflicts = {i: g for i, g in vendor_groups.items() if results.get(i, {}).get("status") == 409}
+        if vendor_conflicts:
+            self._apply_vendors(vendor_conflicts)
+
         self._bulk(
             [
                 {
@@ -328,18 +359,26 @@ class ElasticsearchStore:
             ],
             "write observations",
         )
+        # Remember keys only once the batch is complete: a key created by a failed attempt must
+        # be sent again on replay, to find out whether its event is still owed.
+        if len(self._known_keys) > _KNOWN_KEYS_MAX:
+            self._known_keys.clear()
+        self._known_keys.update(d for d in key_candidates if results.get(d, {}).get("status") in (201, 409))
         if self._refresh:
             with self._translated("refresh"):
                 self._client.indices.refresh(index=f"{self.prefix}-*")
-        events = [e for oid, _ in fresh for e in events_by_obs.get(oid, [])]
+        # Events in input order, like the SQLite store.
+        events = [e for oid in by_id if oid in events_by_obs for e in events_by_obs[oid]]
         return WriteResult(written=len(fresh), created=created, updated=updated, events=tuple(events))
 
-    def _apply_first_seen(
-        self, fresh: list[tuple[str, Observation]], baseline: bool, events_by_obs: dict[str, list[Event]]
-    ) -> None:
-        # Earliest observation first, so it is the one that creates a key shared within the batch.
-        candidates: dict[str, tuple[str, Observation, Event]] = {}
-        for oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
+    def _plan_first_seen(
+        self, fresh: list[tuple[str, Observation]], baseline: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, tuple[str, Event]]]:
+        # ``fresh`` is time-ordered: the earliest observation creates a key shared within the batch.
+        index = self.alias(schema.FIRST_SEEN)
+        candidates: dict[str, tuple[str, Event]] = {}
+        actions: list[dict[str, Any]] = []
+        for oid, obs in fresh:
             listing = obs.listing
             handle = derive.vendor_handle(listing, obs.enrichment)
             handle_norm = derive.norm_key(handle)
@@ -353,180 +392,191 @@ class ElasticsearchStore:
                 )
             for kind, key, substance in keys:
                 doc_id = derive.first_seen_id(kind.value, key)
-                if doc_id in candidates:
+                # Known keys never stop existing (create-only), so skipping them is exact.
+                if doc_id in candidates or doc_id in self._known_keys:
                     continue
-                event = Event(
-                    kind=kind,
-                    market=listing.market,
-                    at=obs.observed_at,
-                    listing_id=listing.listing_id,
-                    vendor=handle,
-                    substance=substance,
+                candidates[doc_id] = (
+                    oid,
+                    Event(
+                        kind=kind,
+                        market=listing.market,
+                        at=obs.observed_at,
+                        listing_id=listing.listing_id,
+                        vendor=handle,
+                        substance=substance,
+                    ),
                 )
-                candidates[doc_id] = (oid, obs, event)
-        index = self.alias(schema.FIRST_SEEN)
-        results = self._bulk(
-            [
-                {
-                    "_op_type": "create",
-                    "_index": index,
-                    "_id": doc_id,
-                    "_source": {
-                        "kind": event.kind.value,
-                        "key": doc_id,
-                        "market": obs.listing.market,
-                        "first_seen": derive.iso(obs.observed_at),
-                        "crawl_id": obs.crawl_id,
-                        "observation_id": oid,
-                        "baseline": baseline,
-                    },
-                }
-                for doc_id, (oid, obs, event) in candidates.items()
-            ],
-            "write first-seen keys",
-        )
-        conflicts = [doc_id for doc_id, r in results.items() if r.get("status") == 409]
+                actions.append(
+                    {
+                        "_op_type": "create",
+                        "_index": index,
+                        "_id": doc_id,
+                        "_source": {
+                            "kind": kind.value,
+                            "key": doc_id,
+                            "market": listing.market,
+                            "first_seen": derive.iso(obs.observed_at),
+                            "crawl_id": obs.crawl_id,
+                            "observation_id": oid,
+                            "baseline": baseline,
+                        },
+                    }
+                )
+        return actions, candidates
+
+    def _first_seen_outcome(
+        self,
+        candidates: dict[str, tuple[str, Event]],
+        results: dict[str, dict[str, Any]],
+        baseline: bool,
+        recovering: bool,
+        events_by_obs: dict[str, list[Event]],
+    ) -> None:
         owners: dict[str, str] = {}
-        for doc in self._mget(
-            index, [{"_id": d, "_source": ["observation_id"]} for d in conflicts], "read first-seen keys"
-        ):
-            if doc.get("found"):
-                owners[doc["_id"]] = doc["_source"].get("observation_id")
-        for doc_id, (oid, _obs, event) in candidates.items():
+        if recovering:
+            # A replayed batch may have created keys in an attempt that failed before reporting
+            # them: the key names the observation that created it.
+            conflicts = [d for d in candidates if results.get(d, {}).get("status") == 409]
+            for doc in self._mget(
+                self.alias(schema.FIRST_SEEN),
+                [{"_id": d, "_source": ["observation_id"]} for d in conflicts],
+                "read first-seen keys",
+            ):
+                if doc.get("found"):
+                    owners[doc["_id"]] = doc["_source"].get("observation_id")
+        for doc_id, (oid, event) in candidates.items():
             status = results.get(doc_id, {}).get("status")
             new = status == 201 or (status == 409 and owners.get(doc_id) == oid)
             if new and not baseline:
                 events_by_obs[oid].append(event)
 
+    def _plan_listings(
+        self, groups: dict[str, list[tuple[str, Observation]]], current: dict[str, dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int, dict[str, list[Event]]]]]:
+        index = self.alias(schema.LISTINGS)
+        actions: list[dict[str, Any]] = []
+        plans: dict[str, tuple[int, int, dict[str, list[Event]]]] = {}
+        for doc_id, items in groups.items():
+            existing = current.get(doc_id)
+            doc, partial, c, u, evs = _fold_listing(existing["_source"] if existing else None, items)
+            plans[doc_id] = (c, u, evs)
+            if existing is None:
+                actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": doc})
+            elif partial:
+                actions.append(
+                    {
+                        "_op_type": "index",
+                        "_index": index,
+                        "_id": doc_id,
+                        "if_seq_no": existing["_seq_no"],
+                        "if_primary_term": existing["_primary_term"],
+                        "_source": doc,
+                    }
+                )
+        return actions, plans
+
     def _apply_listings(
-        self, fresh: list[tuple[str, Observation]], events_by_obs: dict[str, list[Event]]
+        self, pending: dict[str, list[tuple[str, Observation]]], events_by_obs: dict[str, list[Event]]
     ) -> tuple[int, int]:
         index = self.alias(schema.LISTINGS)
-        pending: dict[str, list[tuple[str, Observation]]] = defaultdict(list)
-        for oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
-            pending[derive.first_seen_id("listing", obs.key)].append((oid, obs))
         created = updated = 0
         for _attempt in range(self._max_conflict_retries):
+            self.stats["conflict_retries"] += len(pending)
             current = {
                 d["_id"]: d
                 for d in self._mget(index, [{"_id": i} for i in pending], "read listings")
                 if d.get("found")
             }
-            actions: list[dict[str, Any]] = []
-            plans: dict[str, tuple[int, int, dict[str, list[Event]]]] = {}
-            for doc_id, items in pending.items():
-                existing = current.get(doc_id)
-                doc, partial, c, u, evs = _fold_listing(existing["_source"] if existing else None, items)
-                plans[doc_id] = (c, u, evs)
-                if existing is None:
-                    actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": doc})
-                elif partial:
-                    actions.append(
-                        {
-                            "_op_type": "update",
-                            "_index": index,
-                            "_id": doc_id,
-                            "if_seq_no": existing["_seq_no"],
-                            "if_primary_term": existing["_primary_term"],
-                            "doc": partial,
-                        }
-                    )
+            actions, plans = self._plan_listings(pending, current)
             results = self._bulk(actions, "write listings")
-            conflicts = {i for i, r in results.items() if r.get("status") == 409}
-            for doc_id, (c, u, evs) in plans.items():
-                if doc_id in conflicts:
-                    continue
-                created += c
-                updated += u
-                for oid, e in evs.items():
-                    events_by_obs[oid].extend(e)
+            c, u, conflicts = _listing_outcome(plans, results, events_by_obs)
+            created, updated = created + c, updated + u
             pending = {i: pending[i] for i in conflicts}
             if not pending:
                 return created, updated
-            self.stats["conflict_retries"] += len(pending)
         raise StoreError(f"elasticsearch: {len(pending)} listings kept changing under concurrent writers")
 
-    def _apply_vendors(self, fresh: list[tuple[str, Observation]]) -> None:
+    def _plan_vendors(
+        self, groups: dict[str, list[tuple[str, Observation]]], current: dict[str, dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         index = self.alias(schema.VENDORS)
-        pending: dict[str, list[Observation]] = defaultdict(list)
-        for _oid, obs in sorted(fresh, key=lambda p: (p[1].observed_at, p[0])):
-            handle_norm = derive.norm_key(derive.vendor_handle(obs.listing, obs.enrichment))
-            if handle_norm is not None:
-                pending[derive.first_seen_id("vendor", obs.listing.market, handle_norm)].append(obs)
+        actions: list[dict[str, Any]] = []
+        for doc_id, items in groups.items():
+            existing = current.get(doc_id)
+            src = dict(existing["_source"]) if existing else None
+            for _oid, obs in items:
+                at = derive.iso(obs.observed_at)
+                handle = derive.vendor_handle(obs.listing, obs.enrichment)
+                if src is None:
+                    src = {
+                        "market": obs.listing.market,
+                        "handle": handle,
+                        "handle_norm": derive.norm_key(handle),
+                        "first_seen": at,
+                        "last_seen": at,
+                    }
+                else:
+                    src["first_seen"] = min(src["first_seen"], at)
+                    if at >= src["last_seen"]:
+                        src["last_seen"] = at
+                        src["handle"] = handle
+            if src is None:
+                continue
+            if existing is None:
+                actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": src})
+                continue
+            partial = {k: v for k, v in src.items() if existing["_source"].get(k) != v}
+            if partial:
+                actions.append(
+                    {
+                        "_op_type": "index",
+                        "_index": index,
+                        "_id": doc_id,
+                        "if_seq_no": existing["_seq_no"],
+                        "if_primary_term": existing["_primary_term"],
+                        "_source": src,
+                    }
+                )
+        return actions
+
+    def _apply_vendors(self, pending: dict[str, list[tuple[str, Observation]]]) -> None:
+        index = self.alias(schema.VENDORS)
         for _attempt in range(self._max_conflict_retries):
             if not pending:
                 return
+            self.stats["conflict_retries"] += len(pending)
             current = {
                 d["_id"]: d
                 for d in self._mget(index, [{"_id": i} for i in pending], "read vendors")
                 if d.get("found")
             }
-            actions: list[dict[str, Any]] = []
-            for doc_id, items in pending.items():
-                existing = current.get(doc_id)
-                src = dict(existing["_source"]) if existing else None
-                for obs in items:
-                    at = derive.iso(obs.observed_at)
-                    handle = derive.vendor_handle(obs.listing, obs.enrichment)
-                    if src is None:
-                        src = {
-                            "market": obs.listing.market,
-                            "handle": handle,
-                            "handle_norm": derive.norm_key(handle),
-                            "first_seen": at,
-                            "last_seen": at,
-                        }
-                    else:
-                        src["first_seen"] = min(src["first_seen"], at)
-                        if at >= src["last_seen"]:
-                            src["last_seen"] = at
-                            src["handle"] = handle
-                assert src is not None
-                if existing is None:
-                    actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": src})
-                else:
-                    partial = {k: v for k, v in src.items() if existing["_source"].get(k) != v}
-                    if partial:
-                        actions.append(
-                            {
-                                "_op_type": "update",
-                                "_index": index,
-                                "_id": doc_id,
-                                "if_seq_no": existing["_seq_no"],
-                                "if_primary_term": existing["_primary_term"],
-                                "doc": partial,
-                            }
-                        )
-            results = self._bulk(actions, "write vendors")
+            results = self._bulk(self._plan_vendors(pending, current), "write vendors")
             pending = {i: pending[i] for i, r in results.items() if r.get("status") == 409}
-            self.stats["conflict_retries"] += len(pending)
-        raise StoreError("elasticsearch: vendors kept changing under concurrent writers")
+        if pending:
+            raise StoreError("elasticsearch: vendors kept changing under concurrent writers")
 
-    def _apply_crawl_runs(self, fresh: list[tuple[str, Observation]]) -> None:
+    def _crawl_run_actions(self, fresh: list[tuple[str, Observation]]) -> list[dict[str, Any]]:
         spans: dict[str, tuple[datetime, datetime]] = {}
         for _oid, obs in fresh:
             lo, hi = spans.get(obs.crawl_id, (obs.observed_at, obs.observed_at))
             spans[obs.crawl_id] = (min(lo, obs.observed_at), max(hi, obs.observed_at))
-        self._bulk(
-            [
-                {
-                    "_op_type": "update",
-                    "_index": self.alias(schema.CRAWL_RUNS),
-                    "_id": derive.first_seen_id("crawl", crawl_id),
-                    # last_observed is the latest batch's (no scripts for max); first_observed is
-                    # upsert-only, so the first batch's value is kept.
-                    "doc": {"last_observed": derive.iso(hi)},
-                    "upsert": {
-                        "crawl_id": crawl_id,
-                        "first_observed": derive.iso(lo),
-                        "last_observed": derive.iso(hi),
-                    },
-                    "retry_on_conflict": 5,
-                }
-                for crawl_id, (lo, hi) in spans.items()
-            ],
-            "write crawl runs",
-        )
+        return [
+            {
+                "_op_type": "update",
+                "_index": self.alias(schema.CRAWL_RUNS),
+                "_id": derive.first_seen_id("crawl", crawl_id),
+                # last_observed is the latest batch's (no scripts for max); first_observed is
+                # upsert-only, so the first batch's value is kept.
+                "doc": {"last_observed": derive.iso(hi)},
+                "upsert": {
+                    "crawl_id": crawl_id,
+                    "first_observed": derive.iso(lo),
+                    "last_observed": derive.iso(hi),
+                },
+                "retry_on_conflict": 5,
+            }
+            for crawl_id, (lo, hi) in spans.items()
+        ]
 
     def mark_removed(self, market: str, seen_before: datetime) -> WriteResult:
         self._ensure_ready()
@@ -968,6 +1018,47 @@ def _fold_listing(
     assert state is not None
     partial = {} if source is None else {k: v for k, v in state.items() if source.get(k) != v}
     return state, partial, created, updated, events
+
+
+def _group_listings(ordered: list[tuple[str, Observation]]) -> dict[str, list[tuple[str, Observation]]]:
+    groups: dict[str, list[tuple[str, Observation]]] = defaultdict(list)
+    for oid, obs in ordered:
+        groups[derive.first_seen_id("listing", obs.key)].append((oid, obs))
+    return dict(groups)
+
+
+def _group_vendors(ordered: list[tuple[str, Observation]]) -> dict[str, list[tuple[str, Observation]]]:
+    groups: dict[str, list[tuple[str, Observation]]] = defaultdict(list)
+    for oid, obs in ordered:
+        handle_norm = derive.norm_key(derive.vendor_handle(obs.listing, obs.enrichment))
+        if handle_norm is not None:
+            groups[derive.first_seen_id("vendor", obs.listing.market, handle_norm)].append((oid, obs))
+    return dict(groups)
+
+
+def _keep(
+    groups: dict[str, list[tuple[str, Observation]]], keep: Callable[[tuple[str, Observation]], bool]
+) -> dict[str, list[tuple[str, Observation]]]:
+    kept = {k: [p for p in items if keep(p)] for k, items in groups.items()}
+    return {k: v for k, v in kept.items() if v}
+
+
+def _listing_outcome(
+    plans: dict[str, tuple[int, int, dict[str, list[Event]]]],
+    results: dict[str, dict[str, Any]],
+    events_by_obs: dict[str, list[Event]],
+) -> tuple[int, int, set[str]]:
+    created = updated = 0
+    conflicts: set[str] = set()
+    for doc_id, (c, u, evs) in plans.items():
+        if results.get(doc_id, {}).get("status") == 409:
+            conflicts.add(doc_id)
+            continue
+        created += c
+        updated += u
+        for oid, e in evs.items():
+            events_by_obs[oid].extend(e)
+    return created, updated, conflicts
 
 
 def _observation_doc(obs: Observation) -> dict[str, Any]:

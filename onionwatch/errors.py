@@ -63,3 +63,9 @@ class QuerySyntaxError(OnionwatchError):
 
 class ExtractionError(OnionwatchError):
     """The extraction pipeline could not be built or run."""
+
+
+class SessionError(OnionwatchError):
+    """A market's access control refused us: wrong captcha answer, failed login, no usable session."""
+
+    exit_code = 6

@@ -78,11 +78,18 @@ COUNTRIES = ["NL", "DE", "US", "UK", "CA", "FR", "ES", "PL", "CN", "IN"]
 
 
 def generate(
-    n: int, *, seed: int = 1, markets: int = 8, vendors: int = 400, crawl: str = "c1", at: datetime = T0
+    n: int,
+    *,
+    seed: int = 1,
+    markets: int = 8,
+    vendors: int = 400,
+    crawl: str = "c1",
+    start: int = 0,
+    at: datetime = T0,
 ) -> list[Observation]:
-    rng = random.Random(seed)
+    rng = random.Random(seed * 1_000_003 + start)
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         drug_id, cls, name = DRUGS[rng.randrange(len(DRUGS))]
         grams = Decimal(rng.choice(("0.5", "1", "3.5", "7", "14", "28")))
         usd = (Decimal(rng.randrange(5, 200)) * grams).quantize(Decimal("0.01"))

@@ -118,7 +118,7 @@ def _es_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
         store.close()
     with Elasticsearch(url) as client:
         client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
-        client.indices.delete_index_template(name=f"{prefix}*")
+        client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
 
 
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("elasticsearch", id="es", marks=pytest.mark.es)]

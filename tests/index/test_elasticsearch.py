@@ -36,7 +36,7 @@ def prefix(es_url: str) -> Iterator[str]:
     yield name
     with Elasticsearch(es_url) as client:
         client.indices.delete(index=f"{name}*", expand_wildcards="all", ignore_unavailable=True)
-        client.indices.delete_index_template(name=f"{name}*")
+        client.options(ignore_status=404).indices.delete_index_template(name=f"{name}*")
 
 
 def make_store(url: str, prefix: str, tmp_path: Path, **kw: Any) -> ElasticsearchStore:

@@ -314,3 +314,30 @@ def test_index_cli_setup_migrate_search(
     assert json.loads(out.output)["total"] == 12
     out = runner.invoke(app, ["search", "--all", "--csv"])
     assert len(out.output.strip().splitlines()) == 13
+
+
+def test_backends_return_identical_results(es_url: str, prefix: str, tmp_path: Path) -> None:
+    """The same corpus and queries on SQLite and Elasticsearch: same totals, hits, order, facets."""
+    from onionwatch.index.sqlite import SqliteStore
+
+    from .test_store_contract import QUERIES
+
+    data = corpus()
+    with SqliteStore(tmp_path / "x.sqlite") as lite, make_store(es_url, prefix, tmp_path, refresh=True) as es:
+        assert lite.write(data).events == es.write(data).events
+        for spec in QUERIES:
+            for sort in ("last_seen", "first_seen", "price_per_gram", "-price_per_gram"):
+                query = SearchQuery(
+                    sort=sort,
+                    limit=25,
+                    offset=5,
+                    facets=("market", "vendor", "substance", "class", "ships_from"),
+                    **spec,
+                )
+                a, b = lite.search(query), es.search(query)
+                assert a == b, (spec, sort)
+        assert lite.vendors() == es.vendors()
+        assert lite.vendor_profile("greendragon") == es.vendor_profile("GreenDragon")
+        assert list(lite.export(SearchQuery(text="NOT pure"))) == list(
+            es.export(SearchQuery(text="NOT pure"))
+        )

@@ -212,43 +212,67 @@ class LoginForm:
         return data
 
 
-def login_form(page: Page) -> LoginForm:
-    """The form with a password field; raises :class:`PageError` when the page has none.
+_TEXT_TYPES = frozenset({"text", "email", "tel", "search", ""})
+_BUTTON_TYPES = frozenset({"submit", "button", "image", "reset"})
+_CAPTCHA_FIELD = re.compile(r"captcha|\bcap\b|challenge|\bcode\b|security (?:code|check)", re.I)
+_USER_FIELD = re.compile(r"user|login|nick|handle|account|\bname\b|e-?mail", re.I)
 
-    Honeypot fields (hidden password inputs pre-filled by the market, as on Dream Market) are
-    sent back as they are, never filled with the account's password.
+
+def login_form(page: Page) -> LoginForm:
+    """The first form with a password field; raises :class:`PageError` when the page has none.
+
+    Markets booby-trap their login forms (Dream Market: a dozen text and password inputs with
+    random names, pre-filled decoys among them, hidden by CSS classes). The fields we fill are the
+    empty ones; every pre-filled or hidden field goes back exactly as the market sent it, so the
+    account's password is never put into a decoy. Fields are recognised by all their attributes
+    (name, id, placeholder, title, aria-label), since names are often random.
     """
     for form in page.selector.css("form"):
-        visible_password = [
-            i for i in form.css("input[type=password]") if not _hidden_by_style(i.attrib.get("style", ""))
-        ]
-        if not visible_password:
+        inputs = [i for i in form.css("input") if i.attrib.get("name")]
+        if not any((i.attrib.get("type") or "").lower() == "password" for i in inputs):
             continue
         hidden: dict[str, str] = {}
-        username_field = captcha_field = None
-        for field_ in form.css("input"):
-            name = field_.attrib.get("name")
+        password_field = captcha_field = None
+        candidates: list[tuple[str, str]] = []  # (name, label) of empty visible text inputs
+        submitted = False
+        for field_ in inputs:
+            name = field_.attrib["name"]
             kind = (field_.attrib.get("type") or "text").lower()
-            if not name or field_ in visible_password:
-                continue
-            if kind == "hidden" or _hidden_by_style(field_.attrib.get("style", "")):
-                hidden[name] = field_.attrib.get("value", "")
-            elif kind in ("text", "email", "") and re.search(r"captcha|code|challenge", name, re.I):
-                captcha_field = name
-            elif kind in ("text", "email", "") and username_field is None:
-                username_field = name
-        password_name = visible_password[0].attrib.get("name")
-        if not username_field or not password_name:
+            value = field_.attrib.get("value", "")
+            label = " ".join(
+                field_.attrib.get(a, "") for a in ("name", "id", "placeholder", "title", "aria-label")
+            )
+            if kind in _BUTTON_TYPES:
+                if kind == "submit" and not submitted:  # the button a browser would send
+                    hidden[name] = value
+                    submitted = True
+            elif kind == "hidden" or _hidden_by_style(field_.attrib.get("style", "")) or value:
+                hidden[name] = value
+            elif kind == "password":
+                if password_field is None:
+                    password_field = name
+                else:
+                    hidden[name] = value
+            elif kind in _TEXT_TYPES:
+                if captcha_field is None and _CAPTCHA_FIELD.search(label):
+                    captcha_field = name
+                else:
+                    candidates.append((name, label))
+        users = [n for n, label in candidates if _USER_FIELD.search(label)] or [n for n, _ in candidates]
+        if not users or password_field is None:
             continue
+        for name, _ in candidates:
+            if name != users[0]:
+                hidden[name] = ""
         return LoginForm(
             action=urljoin(page.url, form.attrib.get("action") or page.url),
             method=(form.attrib.get("method") or "get").upper(),
             hidden=hidden,
-            username_field=username_field,
-            password_field=password_name,
+            username_field=users[0],
+            password_field=password_field,
             captcha_field=captcha_field,
         )
-    raise PageError(f"{page.url}: no login form (a form with a visible password field)")
+    raise PageError(f"{page.url}: no login form (a form with a password field)")
 
 
 def _hidden_by_style(style: str) -> bool:

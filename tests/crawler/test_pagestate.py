@@ -1,0 +1,172 @@
+"""Page state before parsing: the lab's walls and pages, and (marked ``corpus``) real market walls."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pagestate import PageState, classify
+from onionwatch.crawler.sessions import Account, login_form
+from onionwatch.errors import PageError
+from onionwatch.lab.market.catalogue import generate
+from onionwatch.lab.market.engines import ENGINES
+from onionwatch.lab.market.gate import Gate, GateConfig
+from tests.conftest import SHARED
+
+CORPUS = SHARED / "corpus" / "pages"
+HOST = "http://labmarket.onion"
+
+
+def _page(body: bytes | str, path: str = "/") -> Page:
+    data = body.encode() if isinstance(body, str) else body
+    return Page(url=HOST + path, body=data, market="lab", content_type="text/html; charset=utf-8")
+
+
+def _gate_page(tmp_path: Path, spec: str, path: str, cookies: dict[str, str] | None = None) -> Page:
+    gate = Gate(GateConfig.parse(spec, queue_wait_s=7), tmp_path)
+    reply = gate.handle("GET", path, "", cookies or {}, {})
+    assert reply is not None
+    return _page(reply.body, path)
+
+
+def test_lab_queue_page_is_ddos_with_its_wait(tmp_path: Path) -> None:
+    verdict = classify(_gate_page(tmp_path, "ddos", "/item/1"), engine="nightshade")
+    assert verdict.state is PageState.DDOS
+    assert verdict.wait_s == 7
+
+
+def test_lab_login_pages_with_and_without_captcha(tmp_path: Path) -> None:
+    plain = classify(_gate_page(tmp_path / "a", "login", "/login"), engine="nightshade")
+    assert plain.state is PageState.LOGIN and plain.captcha_image is None
+    page = _gate_page(tmp_path / "b", "captcha", "/login")
+    with_captcha = classify(page, engine="nightshade")
+    assert with_captcha.state is PageState.LOGIN
+    assert with_captcha.captcha_image == f"{HOST}/captcha.png"
+    form = login_form(page)
+    assert (form.username_field, form.password_field, form.captcha_field) == (
+        "username",
+        "password",
+        "captcha",
+    )
+    assert form.action == f"{HOST}/login" and form.method == "POST"
+    account = Account(username="u", password="p")  # type: ignore[arg-type]
+    with pytest.raises(PageError, match="captcha answer"):
+        form.fill(account)
+    assert form.fill(account, "12345")["captcha"] == "12345"
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_every_lab_engine_page_is_ok_and_missing_pages_are_not_found(engine: str) -> None:
+    catalogue = generate("lab", listings=10, currencies=ENGINES[engine].currencies)
+    rendered = ENGINES[engine](catalogue)
+    home = rendered.render("/", {})
+    assert classify(_page(home.body), status=int(home.status), engine=engine).ok
+    assert classify(_page(home.body), status=int(home.status)).ok  # the general path agrees
+    missing = rendered.render("/no/such/page", {})
+    assert (
+        classify(_page(missing.body), status=int(missing.status), engine=engine).state is PageState.NOT_FOUND
+    )
+
+
+def test_nightshade_listing_is_ok_by_its_marker() -> None:
+    catalogue = generate("lab", listings=5)
+    item = catalogue.listings[0]
+    page = ENGINES["nightshade"](catalogue).render(f"/item/{item.listing_id}", {})
+    assert classify(_page(page.body, f"/item/{item.listing_id}"), engine="nightshade").ok
+
+
+def test_maintenance_and_meta_refresh_wait() -> None:
+    body = (
+        '<html><head><meta content="45" http-equiv="refresh"><title>Maintenance</title></head>'
+        "<body><h1>We are down for maintenance</h1><p>We'll be back soon.</p></body></html>"
+    )
+    verdict = classify(_page(body))
+    assert verdict.state is PageState.MAINTENANCE and verdict.wait_s == 45
+
+
+# -- the real walls of the corpus -------------------------------------------------------------------
+
+#: corpus label -> the state the crawler must reach; every other label is a content page (ok)
+WALLS = {
+    "ddos": PageState.DDOS,
+    "login": PageState.LOGIN,
+    "anti_phishing": PageState.ANTI_PHISHING,
+    "not_found": PageState.NOT_FOUND,
+    "ban": PageState.BANNED,
+}
+
+
+def _corpus_pages() -> list[tuple[str, str]]:
+    pages: list[tuple[str, str]] = []
+    for folder in ("dream", "empire"):
+        for entry in json.loads((CORPUS / folder / "expected.json").read_text()):
+            pages.append((f"{folder}/{entry['file']}", entry["kind"]))
+    for folder in ("scout", "anita"):
+        for name, entry in json.loads((CORPUS / folder / "labels.json").read_text()).items():
+            kind = entry["kind"]
+            # scout's "other" under captcha/ are Kerberos ban / strike notices (corpus README)
+            pages.append(
+                (f"{folder}/{name}", "ban" if kind == "other" and name.startswith("captcha/") else kind)
+            )
+    return pages
+
+
+@pytest.mark.corpus
+def test_page_state_on_real_market_pages() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    wrong: list[str] = []
+    for relative, kind in _corpus_pages():
+        page = Page(
+            url=f"http://market.onion/{relative}", body=(CORPUS / relative).read_bytes(), market="corpus"
+        )
+        expected = WALLS.get(kind, PageState.OK)
+        got = classify(page).state
+        totals[kind][0] += got is expected
+        totals[kind][1] += 1
+        if got is not expected:
+            wrong.append(f"{relative}: {kind} -> {got}")
+    report = "\n".join(f"{kind:15s} {ok}/{n}" for kind, (ok, n) in sorted(totals.items()))
+    print(f"\npage state per corpus kind:\n{report}")
+    assert sum(n for _, n in totals.values()) >= 88
+    # Walls must never reach a parser, and content pages must never be mistaken for walls.
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("relative", "user", "password", "captcha"),
+    [
+        # Dream: random names, pre-filled decoy text and password inputs; the empty ones are real
+        (
+            "dream/login_0.html",
+            "64325cd45ba3a74bb2ed34404f7de37b",
+            "2d3ce364905045c70077fe6cca91c6d8",
+            "703a24ad703f71038fef15afe9122240",
+        ),
+        # Empire: random names, the captcha field known by its placeholder only
+        (
+            "empire/login_0.html",
+            "b6186a41edc48ea9cd1d262b7ad7ea3f5fc01ba2",
+            "be7e354d6267a993fd88ad2f19c77ba4dda54fc3",
+            "2c2e92982e5fa8ce494d93347ffa266d2e604dfb",
+        ),
+        ("empire/login_1.html", "username", "password", "captcha"),
+        ("scout/captcha/wethenorth_login_1.html", "login", "pass", "cap"),
+    ],
+)
+def test_login_forms_of_real_markets(relative: str, user: str, password: str, captcha: str) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    page = Page(url=f"http://market.onion/{relative}", body=(CORPUS / relative).read_bytes(), market="corpus")
+    form = login_form(page)
+    assert (form.username_field, form.password_field, form.captcha_field) == (user, password, captcha)
+    filled = form.fill(Account(username="me", password="secret"), "abc")  # type: ignore[arg-type]
+    # the password goes into one field only, never into a decoy
+    assert [k for k, v in filled.items() if v == "secret"] == [password]
+    assert classify(page).captcha_image is not None

@@ -89,7 +89,12 @@ def evaluate(
     report: Annotated[Path | None, typer.Option(help="write the full JSON report here")] = None,
 ) -> None:
     """Measure page kinds, generic listing fields and extraction against labelled data."""
-    from onionwatch.extractors.evaluation import evaluate_corpus, evaluate_cypher, evaluate_fixture
+    from onionwatch.extractors.evaluation import (
+        evaluate_corpus,
+        evaluate_cypher,
+        evaluate_cypher_labels,
+        evaluate_fixture,
+    )
 
     result: dict[str, Any] = {}
     corpus_dir = corpus or _default_corpus()
@@ -115,6 +120,21 @@ def evaluate(
                 f"  cypher titles: non-drug titles with a drug {_fmt(cy['non_drug_titles_with_a_drug'])}"
             )
             typer.echo(f"  cypher titles: vendor exact {_fmt(cy['vendor_exact'])}")
+            labels = _fixture_path().with_name("cypher_labels.jsonl")
+            if labels.is_file():
+                cl = evaluate_cypher_labels(cypher, labels)
+                result["cypher_labelled"] = cl
+                for split in ("dev", "test"):
+                    typer.echo(f"cypher hand-labelled titles {split} ({cl[split]['listings']} rows)")
+                    for key in (
+                        "drug_spans",
+                        "fentanyl_class",
+                        "quantity_mentions",
+                        "quantity_exact",
+                        "price_currency",
+                        "price_exact",
+                    ):
+                        typer.echo(f"  {key:<18} {_fmt(cl[split][key])}")
     else:
         typer.echo(f"corpus not found at {corpus_dir}: skipping the corpus evaluation")
     fixture_path = fixture or _fixture_path()

@@ -28,6 +28,7 @@ _BEFORE = re.compile(
     r"|\b(?:compared\s+(?:to|with)|comparable\s+to|similar\s+to|alternative\s+to|instead\s+of"
     r"|substitute\s+for|replacement\s+for|same\s+as|rivals?|beats?)"
     r"|\b(?:feels?|hits?|works?|acts?|kicks?|just|exactly|effects?|nothing)\s+like"
+    r"|\b(?:to|for)\s+(?:make|making|press|pressing|produce|cook|cooking)"
     r"|\b(?:no|not|non|without|never|zero|free\s+(?:of|from)|negative\s+for|absence\s+of|nor)\b"
     r"(?:[ \t-]+[\w%]+){0,3}?"
     r"|(?<![\d.])0\s?%"
@@ -36,7 +37,8 @@ _BEFORE = re.compile(
 )
 _AFTER = re.compile(
     r"^(?:[ \t]*-?[ \t]*free\b|[ \t]*[-:(][ \t]*(?:negative|free)\b|[ \t]+tested[ \t]+negative"
-    r"|[ \t]+test(?:ing)?[ \t]*(?:strips?|kits?)|[ \t]+strips?\b|[ \t]+reagents?\b|[ \t]+tests?\b)",
+    r"|[ \t]+test(?:ing)?[ \t]*(?:strips?|kits?)|[ \t]+strips?\b|[ \t]+reagents?\b|[ \t]+tests?\b"
+    r"|[ \t]+(?:substitute|alternative|replacement)\b)",
     re.IGNORECASE,
 )
 _COORDINATED = re.compile(r"^[ \t]*(?:or|nor|and|/|&|\+|,[ \t]*or|,[ \t]*nor)[ \t]*$", re.IGNORECASE)
@@ -131,6 +133,8 @@ class DrugContext:
     def _resolve(self, doc: Doc, span: Span, words: set[str], lowered: str) -> _Mention | None:
         key = " ".join(span.text.lower().split())
         lex = self.lexicon
+        if key not in lex.terms and key not in lex.ambiguous:
+            key = re.sub(r"\s*-\s*", " ", key)  # "OG-KUSH" is the term "og kush"
         amb = lex.ambiguous.get(key)
         if amb is not None:
             cid = self._disambiguate(doc, span, amb, words, lowered)

@@ -435,3 +435,39 @@ def evaluate_cypher(csv_path: Path) -> dict[str, Any]:
         "non_drug_titles_with_a_drug": non_drug.as_dict(),
         "vendor_exact": vendor.as_dict(),
     }
+
+
+def evaluate_cypher_labels(
+    csv_path: Path, labels_path: Path, *, splits: Sequence[str] = ("dev", "test")
+) -> dict[str, Any]:
+    """The fixture metrics on real Cypher titles labelled by hand. The labels file holds only the row
+    index (0-based data row of the CSV) and the labels; titles are read from the corpus at run time."""
+    from onionwatch.extractors.api import enrich
+
+    with csv_path.open(encoding="utf-8") as fh:
+        data = list(csv.DictReader(fh))
+    out: dict[str, Any] = {"path": str(labels_path)}
+    labels = load_fixture(labels_path)
+    for split in splits:
+        rows = [
+            {
+                "id": f"cypher:{label['row']}",
+                "title": data[int(label["row"])]["Product"],
+                "expect": label["expect"],
+            }
+            for label in labels
+            if label.get("split") == split
+        ]
+        listings = [
+            Listing(
+                market="cypher",
+                listing_id=r["id"],
+                url="",
+                title=r["title"],
+                crawled_at=datetime(2020, 9, 17, tzinfo=UTC),
+                page_sha256="0" * 64,
+            )
+            for r in rows
+        ]
+        out[split] = score_fixture(rows, [x.enrichment for x in enrich(listings)])
+    return out

@@ -66,6 +66,9 @@ class Lexicon:
         for text, term in self.terms.items():
             if text not in self.ambiguous:
                 out.append({"label": DRUG_LABEL, "pattern": text, "id": term.id})
+                if " " in text and text.replace(" ", "-") not in self.terms:
+                    # markets hyphenate multi-word names: "OG-KUSH", "Special-K"
+                    out.append({"label": DRUG_LABEL, "pattern": text.replace(" ", "-"), "id": term.id})
         for text, amb in self.ambiguous.items():
             if amb.default is None and not amb.resolve:
                 continue  # listed only to block a substance term

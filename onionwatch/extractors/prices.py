@@ -37,6 +37,7 @@ _SYMBOLS = {
     "€": "EUR",
     "eur": "EUR",
     "euro": "EUR",
+    "eu": "EUR",
     "euros": "EUR",
     "£": "GBP",
     "gbp": "GBP",
@@ -71,7 +72,7 @@ _PREFIX = (
 )
 _SUFFIX = (
     r"\$|€|£|₿|(?:USD|EUR|GBP|AUD|CAD|CHF|SEK|NOK|DKK|PLN|CZK|BTC|XBT|mBTC|XMR|LTC|ETH|BCH"
-    r"|dollars?|bucks|euros?|monero)(?![A-Za-z])"
+    r"|dollars?|bucks|euros?|eu|monero)(?![A-Za-z])"
 )
 _AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,8})?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d+(?:[.,]\d{1,8})?|[.,]\d{1,8}"
 _PRICE = re.compile(
@@ -86,7 +87,14 @@ _PER_UNIT = re.compile(
     re.I,
 )
 _PER_GRAM_BEFORE = re.compile(r"(?:per[ \t]+(?:g|gram)|price[ \t]+per[ \t]+gram)[ \t:]*$", re.I)
-_SHIPPING = re.compile(r"(?:shipping|postage|delivery|s&h|s/h|reship|tracking)[^\n$€£]{0,12}$", re.I)
+# a shipping word that directly introduces the amount ("Shipping $10", "postage: £3", "+ S&H 5$");
+# "FREE WORLDWIDE SHIPPING ★ 3 $ per tab" is not one
+_SHIPPING = re.compile(
+    r"(?:shipping|postage|delivery|s&h|s/h|reship|tracking)"
+    r"(?:[ \t]+(?:cost|costs|fee|fees|price|is|of|for|only|from))*"
+    r"[ \t]*[:=\-–]?[ \t]*\+?[ \t]*$",
+    re.I,
+)
 _SHIPPING_AFTER = re.compile(
     r"^[ \t]*(?:for[ \t]+)?(?:shipping|postage|delivery|s&h|tracking)\b"
     r"(?![ \t]*(?:options?|methods?)?[ \t]*:)",
@@ -110,8 +118,8 @@ def find_prices(text: str) -> list[FoundPrice]:
     for m in _PRICE.finditer(text):
         sym = re.sub(r"[ \t]", "", (m.group("pre") or m.group("suf") or "").lower())
         currency = _SYMBOLS.get(sym)
-        if currency is None:
-            continue
+        if currency is None or (sym == "eu" and not re.search(r"\deu$", m.group(0), re.I)):
+            continue  # "eu" is a euro only glued to the amount ("20eu"); "20 EU" is a region
         raw_amount = m.group("amt1") or m.group("amt2")
         try:
             amount = parse_number(raw_amount)

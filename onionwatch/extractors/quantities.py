@@ -86,7 +86,8 @@ _STRENGTH = re.compile(r"extract|strength|stronger|potency|potent|concentrat|zoo
 _NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"
 _FRACTION = r"(?:\d+/\d+|[½¼⅛])"
 _FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125")}
-_LEFT = r"(?<![\w.,/$€£₿฿#-])"
+# no number glued to a word, decimal, currency or code before it; "1-1000 grams" (a range) is fine
+_LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
 
 

@@ -30,6 +30,7 @@ _GLUE_INFIXES = (
     r"(?<=\w)[\[\](){}](?=[\w])",
     r"(?<=[A-Za-z0-9])_(?=[A-Za-z0-9])",
     r"(?<=[A-Za-z])[|/+](?=[A-Za-z0-9])",
+    r"(?<=[A-Za-z]{2})\.(?=[\[(])",
 )
 # crypto symbols in front of an amount (spaCy knows "$", "€", "£", "₿" but not these)
 _CURRENCY_PREFIX = r"(?:฿|ɱ|Ƀ)"

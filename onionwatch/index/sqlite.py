@@ -273,8 +273,10 @@ class SqliteStore:
         )
 
         row = conn.execute(
-            "SELECT rowid, last_seen, price_amount, price_currency FROM listings WHERE key = ?", (key,)
+            "SELECT rowid, last_seen, json_extract(data, '$.listing.price') FROM listings WHERE key = ?",
+            (key,),
         ).fetchone()
+        price_event: Event | None = None
         amount, currency = _dump_money(listing.price)
         content = (
             listing.market,
@@ -306,7 +308,7 @@ class SqliteStore:
             rowid = cur.lastrowid
             newer = True
         else:
-            rowid, last_seen, old_amount, old_currency = row
+            rowid, last_seen, old_price = row
             # An observation older than the latest one (late replay) counts, but must not roll
             # the latest view back.
             newer = at >= last_seen
@@ -318,22 +320,20 @@ class SqliteStore:
                     " observations = observations + 1, removed = 0 WHERE key = ?",
                     (*content, at, key),
                 )
-                old = None if old_amount is None else Money(amount=Decimal(old_amount), currency=old_currency)
+                old = None if old_price is None else Money.model_validate_json(old_price)
                 if (
                     old is not None
                     and listing.price is not None
                     and not derive.price_equal(old, listing.price)
                 ):
-                    events.append(
-                        Event(
-                            kind=EventKind.PRICE_CHANGE,
-                            market=listing.market,
-                            at=obs.observed_at,
-                            listing_id=listing.listing_id,
-                            vendor=handle,
-                            old_price=old,
-                            new_price=listing.price,
-                        )
+                    price_event = Event(
+                        kind=EventKind.PRICE_CHANGE,
+                        market=listing.market,
+                        at=obs.observed_at,
+                        listing_id=listing.listing_id,
+                        vendor=handle,
+                        old_price=old,
+                        new_price=listing.price,
                     )
             else:
                 conn.execute(
@@ -354,7 +354,10 @@ class SqliteStore:
                 (listing.market, handle_norm, handle, at, at),
             )
 
+        # Same order as the Elasticsearch store: first-seen facts, then the price change.
         self._first_seen_events(conn, obs, handle, handle_norm, baseline, events)
+        if price_event is not None:
+            events.append(price_event)
         return created
 
     def _index_side_tables(

@@ -26,6 +26,7 @@ SUBSTANCES = {
     "cocaine": ("cocaine", "stimulant", ["cocaine"]),
     "mdma": ("mdma", "empathogen", ["mdma"]),
     "methamphetamine": ("methamphetamine", "stimulant", ["methamphetamine"]),
+    "ketamine": ("ketamine", "dissociative", ["ketamine"]),
 }
 MARKETS = ("abacus", "bohemia", "cypher")
 VENDORS = ("GreenDragon", "nightowl", "PharmaKing", "blue_lotus", "Zed-Labs", "quietstorm")
@@ -103,7 +104,7 @@ def corpus(n: int = 60, seed: int = 11) -> list[Observation]:
     for i in range(n):
         market = MARKETS[i % len(MARKETS)]
         vendor = VENDORS[rng.randrange(len(VENDORS))] if i % 11 else None
-        subs = tuple(rng.sample(sorted(SUBSTANCES), k=rng.choice((0, 1, 1, 2))))
+        subs = tuple(rng.sample(sorted(set(SUBSTANCES) - {"ketamine"}), k=rng.choice((0, 1, 1, 2))))
         grams = Decimal(rng.choice(("0.5", "1", "5", "10", "28")))
         price = (Decimal(rng.randrange(20, 900)) * grams / Decimal(5)).quantize(Decimal("0.01"))
         words = " ".join(rng.sample(WORDS, k=2))

@@ -325,6 +325,34 @@ def test_backends_return_identical_results(es_url: str, prefix: str, tmp_path: P
     data = corpus()
     with SqliteStore(tmp_path / "x.sqlite") as lite, make_store(es_url, prefix, tmp_path, refresh=True) as es:
         assert lite.write(data).events == es.write(data).events
+        # A re-crawl: some prices move, some listings gain a substance (price change + new
+        # vendor x substance from one observation), one listing arrives late.
+        recrawl = []
+        for i, o in enumerate(data):
+            subs = o.enrichment.substances + (
+                ("ketamine",) if i % 4 == 0 and "heroin" not in o.enrichment.substances else ()
+            )
+            price = o.listing.price.amount + i % 3 if o.listing.price is not None else None
+            grams = o.enrichment.quantities[0].value if o.enrichment.quantities else None
+            recrawl.append(
+                listing(
+                    o.listing.market,
+                    o.listing.listing_id,
+                    title=o.listing.title,
+                    vendor=o.listing.vendor,
+                    at=o.observed_at + timedelta(days=3 if i != 7 else -3),
+                    substances=subs,
+                    price_usd=price,
+                    grams=grams,
+                    description=o.listing.description,
+                    ships_from=o.listing.ships_from,
+                    ships_to=o.listing.ships_to,
+                    crawl_id="recrawl",
+                )
+            )
+        a_events, b_events = lite.write(recrawl).events, es.write(recrawl).events
+        assert a_events == b_events
+        assert {e.kind for e in a_events} >= {EventKind.PRICE_CHANGE, EventKind.NEW_VENDOR_SUBSTANCE}
         for spec in QUERIES:
             for sort in ("last_seen", "first_seen", "price_per_gram", "-price_per_gram"):
                 query = SearchQuery(

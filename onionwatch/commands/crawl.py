@@ -85,6 +85,7 @@ def _targets(
 ) -> tuple[list[CrawlTarget], str]:
     """What to crawl: an explicit URL, else configured markets (config/markets), else lab markets."""
     from onionwatch.crawler.run import CrawlTarget, target_for
+    from onionwatch.lab.market import MARKET_ENGINES
     from onionwatch.settings import load_markets
 
     state = _lab_state(settings)
@@ -109,7 +110,8 @@ def _targets(
     targets = [
         target_for(configured[m], mirrors_dir)
         if m in configured
-        else CrawlTarget(m, lab_markets[m].url, engine)
+        # each lab market is read by its own engine's page objects (--engine is for --url)
+        else CrawlTarget(m, lab_markets[m].url, MARKET_ENGINES.get(m, engine))
         for m in markets
     ]
     return targets, _socks(settings, socks, state)
@@ -181,14 +183,13 @@ def demo(
     from onionwatch.crawler.run import CrawlTarget
     from onionwatch.crawler.run import crawl as run_crawl
     from onionwatch.lab.lab import Lab
-    from onionwatch.lab.market import MARKET_NAMES
+    from onionwatch.lab.market import MARKET_ENGINES, MARKET_NAMES
     from onionwatch.settings import load_settings
 
     settings = load_settings()
     started = time.monotonic()
-    market_args = {
-        name: ["--listings", str(listings), "--seed", str(settings.lab.seed)] for name in MARKET_NAMES
-    }
+    seeded = ["--listings", str(listings), "--seed", str(settings.lab.seed)]
+    market_args = {name: [*seeded, "--engine", MARKET_ENGINES[name]] for name in MARKET_NAMES}
     lab = Lab(settings.lab_dir, base_port=settings.lab.base_port, market_args=market_args, progress=_say)
     _say(
         f"starting the lab (private Tor network + {len(MARKET_NAMES)} onion market(s)) in {settings.lab_dir}"
@@ -197,7 +198,9 @@ def demo(
         _say(f"lab ready in {state.ready_seconds:.1f} s; Tor SOCKS {state.socks_host}:{state.socks_port}")
         for name, endpoint in state.markets.items():
             _say(f"market {name} at {endpoint.url}")
-        targets = [CrawlTarget(name, endpoint.url) for name, endpoint in state.markets.items()]
+        targets = [
+            CrawlTarget(name, endpoint.url, MARKET_ENGINES[name]) for name, endpoint in state.markets.items()
+        ]
         store = _open_store(settings)
         try:
             report = run_crawl(

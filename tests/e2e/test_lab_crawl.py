@@ -29,10 +29,12 @@ def test_crawl_through_tor_stores_every_listing_as_the_market_shows_it(lab: LabS
         with lock:
             streams.append(event)
 
+    # Only this market: its onion must be the only one the client reaches (the others have their
+    # own test in test_engines_crawl.py).
     with controller(lab) as tor:
         tor.add_event_listener(on_stream, EventType.STREAM)
-        first = onionwatch_cli("crawl", env=_env(lab, tmp_path))
-        second = onionwatch_cli("crawl", env=_env(lab, tmp_path))
+        first = onionwatch_cli("crawl", "nightshade", env=_env(lab, tmp_path))
+        second = onionwatch_cli("crawl", "nightshade", env=_env(lab, tmp_path))
         tor.remove_event_listener(on_stream)
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
@@ -56,7 +58,7 @@ def test_crawl_through_tor_stores_every_listing_as_the_market_shows_it(lab: LabS
 
 
 def test_enrichment_flags_fentanyl_listings_from_the_lab(lab: LabState, tmp_path: Path) -> None:
-    result = onionwatch_cli("crawl", env=_env(lab, tmp_path))
+    result = onionwatch_cli("crawl", "nightshade", env=_env(lab, tmp_path))
     assert result.returncode == 0, result.stderr
     truth = load_truth(lab.directory / "markets" / "nightshade")
     with SqliteStore(tmp_path / "onionwatch.sqlite") as store:

@@ -63,7 +63,7 @@ cmd_fetch() {
   for v in $VERSIONS; do
     if [ -f "$CACHE_DIR/dl/elasticsearch-$v.zip" ]; then zip="$CACHE_DIR/dl/elasticsearch-$v.zip"; break; fi
     log "resolving $COORD:$v:zip from Maven Central"
-    if mvn -B -q "$DEP_PLUGIN:copy" -Dartifact="$COORD:$v:zip" -DoutputDirectory="$CACHE_DIR/dl" \
+    if mvn -B -q -Dstyle.color=never "$DEP_PLUGIN:copy" -Dartifact="$COORD:$v:zip" -DoutputDirectory="$CACHE_DIR/dl" \
          -Dmdep.overWriteReleases=false >&2; then
       zip="$CACHE_DIR/dl/elasticsearch-$v.zip"; break
     fi

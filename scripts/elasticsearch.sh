@@ -114,7 +114,18 @@ cmd_start() {
   if [ "$(id -u)" -eq 0 ]; then
     chown -R "$ES_USER" "$run"
     chmod -R o+rX "$home"
-    local p="$CACHE_DIR"; while [ "$p" != "/" ]; do chmod o+x "$p" 2>/dev/null || true; p="$(dirname "$p")"; done
+    # The ES user must traverse every parent of the cache. Open up only directories inside the
+    # cache or the repository; anything above that is the operator's call.
+    local p="$CACHE_DIR"
+    while [ "$p" != "/" ]; do
+      if [ "$(( $(stat -c '%a' "$p") % 2 ))" -eq 0 ]; then
+        case "$p/" in
+          "$CACHE_DIR"/*|"$REPO_DIR"/*) chmod o+x "$p" ;;
+          *) die "$ES_USER cannot enter $p; set ONIONWATCH_ES_CACHE to a directory it can reach" ;;
+        esac
+      fi
+      p="$(dirname "$p")"
+    done
   fi
   local flags=(-E discovery.type=single-node -E network.host=127.0.0.1 -E "http.port=$port"
     -E transport.port=0 -E "cluster.name=onionwatch-test-$port"

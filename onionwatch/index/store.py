@@ -27,7 +27,15 @@ class Store(Protocol):
         - "new" (listing, vendor, vendor x substance, vendor x market) is decided by create-only
           first-seen keys, so it survives restarts and concurrent writers;
         - ``baseline=True`` records first-seen keys without returning "new" events
-          (first crawl of a newly added market).
+          (first crawl of a newly added market);
+        - replaying an observation already written (same crawl_id, listing, observed_at, page
+          hash) appends nothing and reports nothing;
+        - events come in input order: per observation the first-seen facts, then a price change.
+
+        Raises :class:`~onionwatch.errors.StoreUnavailableError` when the backend cannot be reached.
+        The Elasticsearch store has durably spooled the batch by then and replays it (with its
+        events) at the start of the next ``write``; callers count the error and go on, they do not
+        re-send. Other failures raise :class:`~onionwatch.errors.StoreError`.
         """
 
     def get(self, market: str, listing_id: str) -> StoredListing | None: ...

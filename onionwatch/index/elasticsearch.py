@@ -290,7 +290,17 @@ class ElasticsearchStore:
         out: list[WriteResult] = []
         while (item := self._spool.oldest()) is not None:
             batch_id, baseline, observations = item
-            out.append(self._apply(observations, baseline, recovering=True))
+            try:
+                out.append(self._apply(observations, baseline, recovering=True))
+            except StoreUnavailableError:
+                raise
+            except StoreError as exc:
+                # Refused, not unreachable: retrying will not help, and it must not block the
+                # batches behind it.
+                log.error("spooled batch %d refused, set aside in %s: %s", batch_id, self._spool.path, exc)
+                self._spool.bury(batch_id, str(exc))
+                self.stats["dead"] += len(observations)
+                continue
             self._spool.remove(batch_id)
             self.stats["replayed"] += len(observations)
             log.info("replayed %d spooled observations", len(observations))

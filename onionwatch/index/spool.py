@@ -35,6 +35,12 @@ class Spool:
                     "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT,"
                     " baseline INTEGER NOT NULL, observations TEXT NOT NULL)"
                 )
+                # Batches the cluster refused for a reason other than being unreachable: kept for
+                # an operator instead of blocking every later write.
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS dead_batches (id INTEGER PRIMARY KEY,"
+                    " baseline INTEGER NOT NULL, observations TEXT NOT NULL, reason TEXT NOT NULL)"
+                )
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open spool {self.path}: {exc}") from exc
             self._conn = conn
@@ -73,6 +79,28 @@ class Spool:
                 self._db().execute("DELETE FROM batches WHERE id = ?", (batch_id,))
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot update spool {self.path}: {exc}") from exc
+
+    def bury(self, batch_id: int, reason: str) -> None:
+        with self._lock:
+            try:
+                conn = self._db()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    "INSERT INTO dead_batches (id, baseline, observations, reason)"
+                    " SELECT id, baseline, observations, ? FROM batches WHERE id = ?",
+                    (reason, batch_id),
+                )
+                conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot update spool {self.path}: {exc}") from exc
+
+    def dead(self) -> int:
+        """Number of batches set aside because the cluster refused them."""
+        if self._conn is None and not self.path.exists():
+            return 0
+        with self._lock:
+            return int(self._db().execute("SELECT count(*) FROM dead_batches").fetchone()[0])
 
     def pending(self) -> int:
         """Number of spooled observations."""

@@ -373,3 +373,30 @@ def test_backends_return_identical_results(es_url: str, prefix: str, tmp_path: P
         assert list(lite.export(SearchQuery(text="NOT pure"))) == list(
             es.export(SearchQuery(text="NOT pure"))
         )
+
+
+def test_refused_spooled_batch_is_set_aside(es_url: str, prefix: str, tmp_path: Path) -> None:
+    dead = make_store(f"http://127.0.0.1:{free_port()}", prefix, tmp_path)
+    data = corpus(6)
+    for part in (data[:3], data[3:]):
+        with pytest.raises(StoreUnavailableError):
+            dead.write(part)
+    dead.close()
+    live = make_store(es_url, prefix, tmp_path, refresh=True)
+    original = live._apply
+    calls = {"n": 0}
+
+    def refuse_first(batch: Any, baseline: bool, *, recovering: bool = False) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreError("elasticsearch write state: 400 mapper_parsing_exception")
+        return original(batch, baseline, recovering=recovering)
+
+    live._apply = refuse_first  # type: ignore[method-assign]
+    try:
+        result = live.flush_spool()
+        assert result.written == 3
+        assert live.spool.dead() == 1 and live.spool.pending() == 0
+        assert live.count_listings() == 3
+    finally:
+        live.close()

@@ -67,6 +67,7 @@ from onionwatch.models import (
     Vendor,
     WriteResult,
 )
+from onionwatch.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def redact_url(url: str) -> str:
     return url
 
 
-def make_client(settings: Any) -> Elasticsearch:
+def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
     """Client from :class:`~onionwatch.settings.ElasticsearchSettings`; connects lazily."""
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,
@@ -115,7 +116,7 @@ def _reason(exc: ApiError) -> str:
 class ElasticsearchStore:
     def __init__(
         self,
-        settings: Any,
+        settings: ElasticsearchSettings,
         *,
         spool_dir: Path | None = None,
         refresh: bool = False,

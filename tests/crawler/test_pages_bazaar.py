@@ -11,7 +11,7 @@ import pytest
 from onionwatch.crawler.pages import bazaar
 from onionwatch.crawler.pages.base import Page
 from onionwatch.errors import PageError
-from onionwatch.lab.market.catalogue import ListingTruth, PriceTier, generate
+from onionwatch.lab.market.catalogue import ListingTruth, PriceTier, evolve, generate
 from onionwatch.lab.market.engines import BazaarEngine
 
 CATALOGUE = generate("bazaar", seed=3, listings=40, currencies=BazaarEngine.currencies)
@@ -117,3 +117,30 @@ def test_unknown_pages_are_404s() -> None:
     for path, query in (("/item/1", {}), ("/index.php", {"page": ["cat"], "c": ["99"]})):
         assert ENGINE.render(path, query).status == 404
     assert ENGINE.render("/index.php", {"page": ["cat"], "c": ["1"], "p": ["9"]}).status == 404
+
+
+def test_vendor_page_lists_exactly_the_vendors_listings() -> None:
+    vendor = CATALOGUE.vendors[0].handle
+    page = _get(f"{BASE}/index.php?page=vendor&name={vendor}")
+    ids = {
+        parse_qs(urlsplit(h).query)["id"][0]
+        for h in page.selector.css("table.vendor-listings a::attr(href)").getall()
+    }
+    assert ids == {t.listing_id for t in CATALOGUE.listings if t.vendor == vendor} != set()
+
+
+def test_a_later_epoch_still_parses_to_its_truth() -> None:
+    # Price cuts and new listings keep each listing's own currency, so the truth stays "as shown".
+    later = evolve(CATALOGUE, 2)
+    assert later.currencies == CATALOGUE.currencies
+    assert {t.currency for t in later.listings} <= {"EUR", "BTC"}
+    engine = BazaarEngine(later)
+    for truth in later.listings:
+        listing = bazaar.parse_listing(_get(_listing_url(truth.listing_id), engine))
+        assert listing.price is not None
+        assert (listing.title, listing.vendor, listing.price.amount, listing.price.currency) == (
+            truth.title,
+            truth.vendor,
+            truth.price_shown,
+            truth.currency,
+        )

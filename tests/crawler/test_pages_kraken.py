@@ -9,7 +9,7 @@ import pytest
 from onionwatch.crawler.pages import kraken
 from onionwatch.crawler.pages.base import Page
 from onionwatch.errors import PageError
-from onionwatch.lab.market.catalogue import ListingTruth, generate
+from onionwatch.lab.market.catalogue import ListingTruth, evolve, generate
 from onionwatch.lab.market.engines import KrakenEngine
 from onionwatch.lab.market.engines.base import fmt_qty
 from onionwatch.lab.market.engines.kraken import listing_path, markdownish
@@ -99,3 +99,26 @@ def test_unknown_pages_are_404s() -> None:
     for path in ("/category/opioids/page/99", "/category/nope", "/listing/x-1", "/shop/nobody", "/c/opioids"):
         assert ENGINE.render(path, {}).status == 404
     assert ENGINE.render("/category/opioids/page/2", {}).status == 200
+
+
+def test_shop_page_lists_exactly_the_vendors_listings() -> None:
+    vendor = CATALOGUE.vendors[0].handle
+    page = _get(f"{BASE}/shop/{vendor}")
+    ids = set(page.selector.css("section.grid[data-shop] article.card::attr(data-listing-id)").getall())
+    assert ids == {t.listing_id for t in CATALOGUE.listings if t.vendor == vendor} != set()
+
+
+def test_a_later_epoch_still_parses_to_its_truth() -> None:
+    later = evolve(CATALOGUE, 1)
+    engine = KrakenEngine(later)
+    for truth in later.listings:
+        rendered = engine.render(listing_path(truth), {})
+        listing = kraken.parse_listing(
+            Page(url=BASE + listing_path(truth), body=rendered.body.encode(), market="kraken")
+        )
+        assert listing.price is not None
+        assert (listing.title, listing.vendor, listing.price.amount) == (
+            truth.title,
+            truth.vendor,
+            truth.price_shown,
+        )

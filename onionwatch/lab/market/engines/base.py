@@ -7,6 +7,7 @@ vendor means the same listings whichever engine shows it.
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class MarketEngine(ABC):
 
     def pages(self, key: str) -> int:
         """How many pages category ``key`` spans."""
-        return max(1, -(-len(self._by_category[key]) // self.page_size))
+        return max(1, math.ceil(len(self._by_category[key]) / self.page_size))
 
     def page_items(self, key: str, page: int) -> list[ListingTruth]:
         return self._by_category[key][(page - 1) * self.page_size : page * self.page_size]

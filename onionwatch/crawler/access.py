@@ -11,7 +11,9 @@ state is counted (``page/state/<state>``) and handled:
   session expires mid-crawl. A login that needs a captcha cannot be done by the crawler.
 * captcha / anti-phishing / ban: the market needs an operator. The captcha image is fetched (the
   one image the crawler may fetch), saved next to the market's session, one clear log line says
-  what to run, and the market's crawl stops with finish reason ``operator_needed``.
+  what to run, and the market's crawl stops with finish reason ``operator_needed``. The page
+  request that met the wall goes back to the scheduler ("parked"): a crawl with a job directory
+  saves it and asks for it again when resumed after the operator's answer.
 * not found: dropped, counted.
 
 The middleware sits above MetaRefreshMiddleware (580) so a queue page's meta refresh is honoured
@@ -123,7 +125,7 @@ class AccessControlMiddleware:
         if verdict.state is PageState.NOT_FOUND:
             raise IgnoreRequest(f"not found: {response.url}")
         if self.operator_needed is not None:
-            raise IgnoreRequest(f"{market} waits for an operator ({self.operator_needed}): {response.url}")
+            return self._park(request)
         walls = int(request.meta.get(WALLS_META_KEY, 0)) + 1
         if walls > self.max_retries:
             self.stats.inc_value(f"page/gave_up/{verdict.state}")
@@ -135,7 +137,7 @@ class AccessControlMiddleware:
         if verdict.state is PageState.LOGIN:
             return await self._login_and_retry(request, page, verdict, walls)
         await self._ask_operator(request, page, verdict)
-        raise IgnoreRequest(f"{market}: {verdict.state} at {response.url}; an operator is needed")
+        return self._park(request)
 
     # -- waits ------------------------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class AccessControlMiddleware:
                 form = None
             if form is not None and form.captcha_field is not None:
                 await self._ask_operator(request, page, verdict)
-                raise IgnoreRequest(f"{market}: the login needs a captcha; an operator is needed")
+                return self._park(request)
             if account is None or form is None:
                 self.stats.inc_value("session/login/no_account" if form else "session/login/no_form")
                 logger.error(
@@ -176,12 +178,12 @@ class AccessControlMiddleware:
                     "no account configured for this market" if form else "no login form found",
                 )
                 self._stop(market, "login")
-                raise IgnoreRequest(f"{market}: cannot log in")
+                return self._park(request)
             if not await self._submit_login(request, form.action, form.method, form.fill(account)):
                 self.stats.inc_value("session/login/failed")
                 logger.error("%s: login as %s failed (still at the login wall)", market, account.username)
                 self._stop(market, "login")
-                raise IgnoreRequest(f"{market}: login failed")
+                return self._park(request)
             self.generation += 1
             self.stats.inc_value("session/login/ok")
             logger.info("%s: logged in as %s", market, account.username)
@@ -263,6 +265,12 @@ class AccessControlMiddleware:
     def _aux_meta(request: Request) -> dict[str, Any]:
         keep = ("tor_isolation", "market", "engine", "download_slot")
         return {AUX_META_KEY: True, **{k: request.meta[k] for k in keep if k in request.meta}}
+
+    def _park(self, request: Request) -> Request:
+        """The page request back to the scheduler of a closing crawl: with a job directory Scrapy
+        saves it, and the crawl resumed after the operator's answer asks for it again."""
+        self.stats.inc_value("page/parked")
+        return self._again(request, int(request.meta.get(WALLS_META_KEY, 0)))
 
     @staticmethod
     def _again(request: Request, walls: int) -> Request:

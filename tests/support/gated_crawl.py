@@ -26,12 +26,15 @@ def main() -> None:
     parser.add_argument("--sessions", type=Path, required=True)
     parser.add_argument("--account-file", type=Path)
     parser.add_argument("--archive", type=Path)
+    parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
     logins = {}
     if args.account_file:
         account = read_account_file(args.account_file)
         logins[args.market] = {"username": account.username, "password": account.password}
-    settings = load_settings(crawl={"enrich": False, "download_timeout": 30, "archive": False})
+    settings = load_settings(
+        data_dir=args.data_dir, crawl={"enrich": False, "download_timeout": 30, "archive": False}
+    )
     store = SqliteStore(args.store)
     store.setup()
     try:

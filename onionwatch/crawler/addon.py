@@ -21,6 +21,8 @@ class OnionwatchAddon:
         # Responses pass middlewares in decreasing order: archive after decompression and the
         # text-only check, so the archive holds exactly what the parsers see.
         middlewares["onionwatch.crawler.archive.ArchiveMiddleware"] = 40
+        # Above mirrors and retries for exceptions: a Tor outage is neither a dead mirror nor worth retries.
+        middlewares["onionwatch.crawler.outage.TorOutageMiddleware"] = 570
         # Above RetryMiddleware (550): a dead mirror fails over at once instead of being retried.
         middlewares["onionwatch.crawler.mirrors.MirrorFailoverMiddleware"] = 560
         # Page state before parsing: above MetaRefresh (580), so a DDoS queue's refresh is waited

@@ -6,10 +6,13 @@ process, so one call crawls every target and returns when all are done.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +68,8 @@ class MarketReport:
     stats: dict[str, Any] = field(repr=False)
     #: listings marked removed because this full crawl no longer saw them
     removed: int = 0
+    #: times the crawl paused because Tor itself was down
+    tor_outages: int = 0
 
     @property
     def complete(self) -> bool:
@@ -131,6 +136,7 @@ def _market_report(crawler: Crawler, market: str) -> MarketReport:
         errors=int(stats.get("log_count/ERROR", 0)) + int(stats.get("downloader/exception_count", 0)),
         events={k.removeprefix("events/"): int(v) for k, v in stats.items() if k.startswith("events/")},
         stats=stats,
+        tor_outages=int(stats.get("tor/outage/paused", 0)),
     )
 
 
@@ -156,8 +162,17 @@ def crawl(
         ),
     )
     crawlers: list[tuple[Crawler, str]] = []
+    jobs: dict[str, JobState] = {}
     for target in targets:
         crawler = process.create_crawler(MarketSpider)
+        job = JobState.open(settings.data_dir / "jobs" / target.market, crawl_id)
+        jobs[target.market] = job
+        if job.resumed and progress is not None:
+            progress(f"{target.market}: resuming the interrupted crawl {job.crawl_id} from its saved queue")
+        # The queue and the seen-requests filter live in the job dir: a crawl stopped by a Tor
+        # outage (or Ctrl-C) resumes where it stopped, under the same crawl id.
+        crawler.settings.set("JOBDIR", str(job.directory / "scrapy"), priority="spider")
+        crawler.settings.set("ONIONWATCH_CRAWL_ID", job.crawl_id, priority="spider")
         if progress is not None:
             _attach_progress(crawler, target.market, progress)
         crawlers.append((crawler, target.market))
@@ -175,16 +190,44 @@ def crawl(
             mirrors=target.mirrors,
             circuits=target.circuits,
         )
-    started, started_at = time.monotonic(), utcnow()
+    started = time.monotonic()
     process.start()
     reports = [_market_report(c, m) for c, m in crawlers]
     for report in reports:
+        job = jobs[report.market]
         if report.complete:
-            result = store.mark_removed(report.market, started_at)
+            # A resumed crawl started when its first run did: listings seen then are not removed.
+            result = store.mark_removed(report.market, job.started_at)
             report.removed = len(result.events)
             if report.removed:
                 report.events["removed"] = report.removed
+        if report.finish_reason == "finished":
+            job.finish()
     return CrawlReport(crawl_id, time.monotonic() - started, reports)
+
+
+@dataclass
+class JobState:
+    """A market's crawl in progress: its id, when it started, and Scrapy's persisted queue."""
+
+    directory: Path
+    crawl_id: str
+    started_at: datetime
+    resumed: bool
+
+    @classmethod
+    def open(cls, directory: Path, new_crawl_id: str) -> JobState:
+        marker = directory / "job.json"
+        if marker.is_file():
+            data = json.loads(marker.read_text(encoding="utf-8"))
+            return cls(directory, data["crawl_id"], datetime.fromisoformat(data["started_at"]), True)
+        directory.mkdir(parents=True, exist_ok=True)
+        job = cls(directory, new_crawl_id, utcnow(), False)
+        marker.write_text(json.dumps({"crawl_id": job.crawl_id, "started_at": job.started_at.isoformat()}))
+        return job
+
+    def finish(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _attach_progress(crawler: Crawler, market: str, progress: Callable[[str], None], every: int = 10) -> None:

@@ -89,7 +89,7 @@ def test_recrawl_keeps_first_seen_and_creates_no_duplicates(backend: int, tmp_pa
 
 
 def test_tor_down_means_no_request_goes_anywhere(tmp_path: Path) -> None:
-    """Fail closed: SOCKS port closed -> every request fails, the canary sees zero hits."""
+    """Fail closed: SOCKS port closed -> the crawl pauses, gives up, keeps its queue; zero canary hits."""
     with Socks5Server() as probe:
         closed = probe.address
     # `probe` is shut down: its port now refuses connections, like a dead Tor.
@@ -97,9 +97,12 @@ def test_tor_down_means_no_request_goes_anywhere(tmp_path: Path) -> None:
         result = _crawl_script(canary.url, closed, tmp_path / "s.sqlite")
         assert canary.hits == 0
     assert result["stored"] == 0
+    assert result["finish_reason"] == "tor_unavailable"
     stats = result["stats"]
     assert isinstance(stats, dict)
-    assert int(stats.get("downloader/exception_count", 0)) >= 1
+    assert int(stats["tor/outage/paused"]) == 1 and int(stats["tor/outage/gave_up"]) == 1
+    # The unfetched request is kept for the next run, not dropped.
+    assert (tmp_path / "jobs" / "nightshade" / "job.json").is_file()
 
 
 def test_tor_not_configured_means_no_handler_and_no_hits(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--enrich", action="store_true")
     args = parser.parse_args()
-    settings = load_settings(crawl={"enrich": args.enrich, "download_timeout": 10})
+    settings = load_settings(
+        data_dir=args.store.parent, crawl={"enrich": args.enrich, "download_timeout": 10}
+    )
     store = SqliteStore(args.store)
     store.setup()
     try:
@@ -32,7 +34,11 @@ def main() -> None:
             settings=settings,
             socks=args.socks,
             store=store,
-            extra_settings={"RETRY_TIMES": 1},
+            extra_settings={
+                "RETRY_TIMES": 1,
+                "ONIONWATCH_TOR_OUTAGE_WAIT": 3,
+                "ONIONWATCH_TOR_OUTAGE_POLL": 0.5,
+            },
         )
     finally:
         store.close()

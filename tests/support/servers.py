@@ -103,3 +103,41 @@ class Canary:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+class ChainCanary(Canary):
+    """A canary that a market spider keeps crawling: a home page and one long paged category
+    (Nightshade layout), each page slow, so its hits show whether traffic flows at a given moment."""
+
+    def __init__(self, pages: int = 30, delay: float = 0.2) -> None:
+        super().__init__()
+        canary = self
+        self.times: list[float] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with canary.lock:
+                    canary.hits += 1
+                    canary.times.append(time.monotonic())
+                time.sleep(delay)
+                if self.path == "/":
+                    body = '<ul class="sidebar"><a href="/c/all?page=1">all</a></ul>'
+                else:
+                    page = int(self.path.rsplit("=", 1)[1])
+                    nxt = f'<a class="next" href="/c/all?page={page + 1}">next</a>' if page < pages else ""
+                    body = f'<div class="results"></div>{nxt}'
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server.server_close()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

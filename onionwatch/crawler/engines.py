@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from onionwatch.crawler.pages import bazaar, kraken, nightshade
-from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.base import CategoryPage, Page
 from onionwatch.errors import ConfigError
 from onionwatch.models import Listing
 
@@ -21,7 +21,7 @@ class EnginePages:
     """The page objects of one engine: navigation pages and the listing page."""
 
     home: Callable[[Page], tuple[str, ...]]
-    category: Callable[[Page], nightshade.CategoryPage]
+    category: Callable[[Page], CategoryPage]
     listing: Callable[[Page], Listing]
 
 

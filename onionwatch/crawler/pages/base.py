@@ -33,3 +33,11 @@ class Page:
     @cached_property
     def selector(self) -> Selector:
         return Selector(text=self.text)
+
+
+@dataclass(frozen=True)
+class CategoryPage:
+    """A result list: the listings it links to and the next page of results, if any."""
+
+    listing_urls: tuple[str, ...]
+    next_url: str | None

@@ -11,9 +11,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urljoin
 
-from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.base import CategoryPage, Page
 from onionwatch.crawler.pages.fields import clean_text, parse_count, parse_money, split_list
-from onionwatch.crawler.pages.nightshade import CategoryPage
 from onionwatch.errors import PageError
 from onionwatch.models import Listing, Money
 

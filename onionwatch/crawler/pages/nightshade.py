@@ -6,10 +6,9 @@ validate that the page is the kind asked for before reading anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.base import CategoryPage, Page
 from onionwatch.crawler.pages.fields import clean_text, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
 from onionwatch.models import Listing
@@ -33,12 +32,6 @@ CATEGORY = {
     "next": "a.next::attr(href)",
 }
 HOME = {"category_links": "ul.sidebar a::attr(href)"}
-
-
-@dataclass(frozen=True)
-class CategoryPage:
-    listing_urls: tuple[str, ...]
-    next_url: str | None
 
 
 def _require(page: Page, marker: str, kind: str) -> None:

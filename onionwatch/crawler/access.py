@@ -32,7 +32,6 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import FormRequest
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet import reactor
 from twisted.internet.defer import DeferredLock
 from twisted.internet.task import deferLater
 
@@ -147,7 +146,10 @@ class AccessControlMiddleware:
         logger.info(
             "%s: %s page, waiting %.0f s before asking again", self._market(request), verdict.state, wait
         )
-        # Non-blocking: only this request waits; the reactor keeps serving the others.
+        # Non-blocking: only this request waits; the reactor keeps serving the others. (Imported
+        # here: importing the reactor at module level would install one before Scrapy chooses.)
+        from twisted.internet import reactor
+
         await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
         return self._again(request, walls)
 

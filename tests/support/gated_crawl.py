@@ -48,7 +48,7 @@ def main() -> None:
                 "ONIONWATCH_LOGINS": logins,
                 "ONIONWATCH_ARCHIVE_DIR": str(args.archive) if args.archive else None,
                 "RETRY_TIMES": 1,
-                "LOG_LEVEL": "INFO",
+                "LOG_LEVEL": "DEBUG",  # the tests check no secret reaches even debug lines
             },
         )
     finally:

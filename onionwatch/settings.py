@@ -65,6 +65,8 @@ class StoreSettings(_Section):
 
 class CrawlSettings(_Section):
     concurrency: int = Field(default=8, ge=1, le=256)
+    #: seconds between requests to one market (AutoThrottle may wait longer, never less)
+    download_delay: float = Field(default=0.0, ge=0, le=600)
     #: per-response cap; larger (or larger-when-decompressed) responses are dropped
     max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     download_timeout: float = Field(default=60.0, gt=0)

@@ -18,6 +18,7 @@ class OnionwatchAddon:
         # HttpProxyMiddleware would honour http_proxy env vars and meta["proxy"]: not a route we take.
         middlewares["scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware"] = None
         middlewares["onionwatch.crawler.middlewares.TextOnlyMiddleware"] = 50
+        middlewares["onionwatch.crawler.middlewares.BackoffMiddleware"] = 45
         # Responses pass middlewares in decreasing order: archive after decompression and the
         # text-only check, so the archive holds exactly what the parsers see.
         middlewares["onionwatch.crawler.archive.ArchiveMiddleware"] = 40
@@ -38,3 +39,7 @@ class OnionwatchAddon:
         settings.set("ITEM_PIPELINES", pipelines, "addon")
         settings.set("ROBOTSTXT_OBEY", False, "addon")  # markets have none; the request would be noise
         settings.set("TELNETCONSOLE_ENABLED", False, "addon")
+        # Politeness: AutoThrottle follows each market's latency from the configured delay up,
+        # never below it; the per-market concurrency caps it.
+        settings.set("AUTOTHROTTLE_ENABLED", True, "addon")
+        settings.set("AUTOTHROTTLE_MAX_DELAY", 60.0, "addon")

@@ -1,4 +1,4 @@
-"""Downloader middlewares: the text-only fetch policy.
+"""Downloader middlewares: the text-only fetch policy, and exponential backoff between retries.
 
 Markets are full of images and binaries that an analyst never needs and that we must not hold
 (illegal images, malware). Requests for them are refused before they leave, and a response that
@@ -7,6 +7,7 @@ announces a non-text type is cut off at its headers, before its body is read.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -121,3 +122,36 @@ class TextOnlyMiddleware:
         ):
             raise IgnoreRequest(f"text-only policy: {request.url} is not text")
         return response
+
+
+class BackoffMiddleware:
+    """Wait ``base * 2**(n-1)`` seconds (capped) before the n-th retry of a request.
+
+    Scrapy's retry middleware re-sends at once; a struggling market (or a slow onion circuit) gets
+    a pause that grows with each failure instead. The wait is an ``asyncio.sleep`` for this request
+    only: the reactor and every other request keep going.
+    """
+
+    def __init__(self, stats: StatsCollector, *, base: float, cap: float) -> None:
+        self.stats = stats
+        self.base = base
+        self.cap = cap
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
+        base = crawler.settings.getfloat("ONIONWATCH_RETRY_BACKOFF_BASE", 2.0)
+        if base <= 0:
+            raise NotConfigured("retry backoff disabled")
+        assert crawler.stats is not None
+        return cls(
+            crawler.stats, base=base, cap=crawler.settings.getfloat("ONIONWATCH_RETRY_BACKOFF_CAP", 60.0)
+        )
+
+    def delay(self, retries: int) -> float:
+        return 0.0 if retries <= 0 else min(self.cap, self.base * 2 ** (retries - 1))
+
+    async def process_request(self, request: Request) -> None:
+        wait = self.delay(int(request.meta.get("retry_times", 0)))
+        if wait:
+            self.stats.inc_value("retry/backoff_waits")
+            await asyncio.sleep(wait)

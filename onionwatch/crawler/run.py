@@ -105,6 +105,9 @@ def scrapy_settings(
         "ONIONWATCH_BASELINE": baseline,
         "CONCURRENT_REQUESTS": settings.crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl.concurrency,
+        "DOWNLOAD_DELAY": settings.crawl.download_delay,
+        "AUTOTHROTTLE_START_DELAY": max(settings.crawl.download_delay, 0.25),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(settings.crawl.concurrency),
         "DOWNLOAD_MAXSIZE": settings.crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": settings.crawl.max_page_bytes // 2,
         "DOWNLOAD_TIMEOUT": settings.crawl.download_timeout,
@@ -181,6 +184,13 @@ def crawl(
             crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", target.concurrency, priority="spider")
         if target.download_delay is not None:
             crawler.settings.set("DOWNLOAD_DELAY", target.download_delay, priority="spider")
+            crawler.settings.set(
+                "AUTOTHROTTLE_START_DELAY", max(target.download_delay, 0.25), priority="spider"
+            )
+        if target.concurrency is not None:
+            crawler.settings.set(
+                "AUTOTHROTTLE_TARGET_CONCURRENCY", float(target.concurrency), priority="spider"
+            )
         process.crawl(
             crawler,
             market=target.market,

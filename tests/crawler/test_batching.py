@@ -58,3 +58,38 @@ def test_wrong_result_count_is_an_error() -> None:
 
     with pytest.raises(RuntimeError, match="returned 0 results for 1 items"):
         asyncio.run(main())
+
+
+def test_retry_backoff_grows_exponentially_and_waits_without_blocking() -> None:
+    import time
+
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from onionwatch.crawler.middlewares import BackoffMiddleware
+
+    crawler = get_crawler(
+        settings_dict={"ONIONWATCH_RETRY_BACKOFF_BASE": 0.2, "ONIONWATCH_RETRY_BACKOFF_CAP": 0.5}
+    )
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    mw = BackoffMiddleware.from_crawler(crawler)
+    assert [mw.delay(n) for n in range(5)] == [0.0, 0.2, 0.4, 0.5, 0.5]
+
+    async def main() -> float:
+        started = time.monotonic()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await mw.process_request(Request("http://x.onion/", meta={"retry_times": 2}))
+        task.cancel()
+        assert ticks > 10  # the loop kept running while this request waited
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) >= 0.4
+    assert crawler.stats.get_value("retry/backoff_waits") == 1  # type: ignore[union-attr]

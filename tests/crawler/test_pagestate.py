@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import HtmlResponse, Response
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
 
+from onionwatch.crawler.access import AccessControlMiddleware
 from onionwatch.crawler.pages.base import Page
 from onionwatch.crawler.pagestate import PageState, classify
 from onionwatch.crawler.sessions import Account, login_form
@@ -198,3 +206,41 @@ def test_login_forms_of_real_markets(relative: str, user: str, password: str, ca
     # the password goes into one field only, never into a decoy
     assert [k for k, v in filled.items() if v == "secret"] == [password]
     assert classify(page).captcha_image is not None
+
+
+# -- the middleware's edges (no network) ------------------------------------------------------------
+
+
+def _middleware(**settings: object) -> tuple[AccessControlMiddleware, Crawler]:
+    crawler = get_crawler(settings_dict=settings)
+    crawler.stats = StatsCollector(crawler)
+    return AccessControlMiddleware.from_crawler(crawler), crawler
+
+
+def test_middleware_switches_off_the_scrapy_way() -> None:
+    with pytest.raises(NotConfigured):
+        _middleware(ONIONWATCH_ACCESS_ENABLED=False)
+
+
+def test_middleware_keeps_passwords_secret() -> None:
+    mw, _ = _middleware(ONIONWATCH_LOGINS={"m": {"username": "buyer", "password": "hunter2-secret"}})
+    assert mw.accounts["m"].password.get_secret_value() == "hunter2-secret"
+    assert "hunter2-secret" not in repr(mw.accounts) and "hunter2-secret" not in str(mw.accounts)
+
+
+def test_middleware_passes_content_counts_states_and_drops_not_found() -> None:
+    mw, crawler = _middleware()
+    catalogue = generate("lab", listings=3)
+    item = catalogue.listings[0]
+    body = ENGINES["nightshade"](catalogue).render(f"/item/{item.listing_id}", {}).body.encode()
+    request = Request(f"{HOST}/item/{item.listing_id}", meta={"market": "lab", "engine": "nightshade"})
+    ok = HtmlResponse(request.url, body=body, request=request, headers={"Content-Type": "text/html"})
+    assert asyncio.run(mw.process_response(request, ok)) is ok
+    gone = HtmlResponse(request.url, status=404, body=b"<h1>404</h1>", request=request)
+    with pytest.raises(IgnoreRequest):
+        asyncio.run(mw.process_response(request, gone))
+    image = Response(f"{HOST}/captcha.png", body=b"\x89PNG", headers={"Content-Type": "image/png"})
+    assert asyncio.run(mw.process_response(request, image)) is image  # binaries are not pages
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("page/state/ok") == 1
+    assert crawler.stats.get_value("page/state/not_found") == 1

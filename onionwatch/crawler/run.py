@@ -7,6 +7,7 @@ process, so one call crawls every target and returns when all are done.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 import uuid
@@ -200,6 +201,9 @@ def crawl(
             mirrors=target.mirrors,
             circuits=target.circuits,
         )
+    # Scrapy sets the root logger to DEBUG (its handler filters); spaCy's own stream handler does
+    # not filter, so its initialisation chatter would reach the terminal.
+    logging.getLogger("spacy").setLevel(logging.WARNING)
     started = time.monotonic()
     process.start()
     reports = [_market_report(c, m) for c, m in crawlers]

@@ -64,6 +64,11 @@ def session(
         _paste_cookie(store, record, cookie, url)
         return
     assert answer is not None
+    if not store.captcha_path(market).exists():
+        # An answer fits one image, shown to the saved cookie jar; without it there is nothing to answer.
+        raise ConfigError(
+            f"no captcha is waiting for an answer for {market}: crawl it first, or pass --cookie"
+        )
     login_url = url or record.login_url or _configured_login_url(settings, market)
     account = _account(settings, market, account_file)
     _login(store, record, login_url, account, answer.strip(), _socks_address(settings, socks))

@@ -210,6 +210,9 @@ def test_pasted_cookie_and_store_round_trip(tmp_path: Path, monkeypatch: pytest.
     jar = CookieJar()
     load_cookies(jar, record.cookies)
     assert dump_cookies(jar) == record.cookies
+    no_captcha = CliRunner().invoke(session_app, ["mkt", "--answer", "12345"])
+    assert isinstance(no_captcha.exception, ConfigError)
+    assert "no captcha is waiting" in str(no_captcha.exception)
     with pytest.raises(ConfigError):
         cookie_from_text("no equals sign", ONION)
     with pytest.raises(ConfigError):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import threading
 from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -19,12 +24,13 @@ from scrapy.utils.test import get_crawler
 from onionwatch.crawler.access import AccessControlMiddleware
 from onionwatch.crawler.pages.base import Page
 from onionwatch.crawler.pagestate import PageState, classify
-from onionwatch.crawler.sessions import Account, login_form
+from onionwatch.crawler.sessions import Account, SessionStore, login_form
 from onionwatch.errors import PageError
 from onionwatch.lab.market.catalogue import generate
 from onionwatch.lab.market.engines import ENGINES
 from onionwatch.lab.market.gate import Gate, GateConfig
-from tests.conftest import SHARED
+from tests.conftest import REPO, SHARED
+from tests.support.socks5 import Socks5Server
 
 CORPUS = SHARED / "corpus" / "pages"
 HOST = "http://labmarket.onion"
@@ -244,3 +250,110 @@ def test_middleware_passes_content_counts_states_and_drops_not_found() -> None:
     assert crawler.stats is not None
     assert crawler.stats.get_value("page/state/ok") == 1
     assert crawler.stats.get_value("page/state/not_found") == 1
+
+
+# -- real walls in a crawl: the market stops for the operator, nothing is parsed -------------------
+
+WALL_HOST = "wallsmk2k3zxwqzptnxdbfjikzgcq3ha5yveuxr7kwkpfl3ordsmt5xqmydxyz.onion"
+MAINTENANCE = (
+    b'<html><head><meta http-equiv="refresh" content="1"><title>Maintenance</title></head>'
+    b"<body><h1>Down for maintenance</h1><p>We'll be back soon.</p></body></html>"
+)
+
+
+class _WallServer:
+    """Serves ``first`` for the first ``times`` requests, then ``then``; counts requests."""
+
+    def __init__(self, first: bytes, then: bytes, times: int) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.hits += 1
+                body = first if server.hits <= times else then
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.hits = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> _WallServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+def _crawl_walls(first: bytes, then: bytes, times: int, data: Path) -> tuple[dict[str, Any], str, int]:
+    with (
+        _WallServer(first, then, times) as server,
+        Socks5Server({WALL_HOST: ("127.0.0.1", server.httpd.server_address[1])}) as socks,
+    ):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.support.gated_crawl",
+                "--market",
+                "walls",
+                "--url",
+                f"http://{WALL_HOST}/",
+                "--socks",
+                socks.address,
+                "--store",
+                str(data / "store.sqlite"),
+                "--sessions",
+                str(data / "sessions"),
+                "--data-dir",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            check=True,
+        )
+        hits = server.hits
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr, hits
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("relative", "state"),
+    [
+        ("scout/captcha/wethenorth_anti_phishing_1.html", "anti_phishing"),
+        ("scout/captcha/kerberos_ban_1.html", "banned"),
+    ],
+)
+def test_a_real_wall_stops_the_market_for_the_operator(relative: str, state: str, tmp_path: Path) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    wall = (CORPUS / relative).read_bytes()
+    result, log, hits = _crawl_walls(wall, wall, 1000, tmp_path)
+    assert result["finish_reason"] == "operator_needed"
+    assert result["stats"][f"page/state/{state}"] == "1" and hits == 1  # asked once, then stopped
+    assert result["stats"][f"session/operator_needed/{state}"] == "1"
+    assert result["stored"] == 0 and "item_scraped_count" not in result["stats"]
+    assert f"walls needs an operator: {state} page" in log
+    assert SessionStore(tmp_path / "sessions").load("walls").operator_needed == state
+
+
+def test_maintenance_is_waited_out_then_the_page_is_parsed(tmp_path: Path) -> None:
+    home = ENGINES["nightshade"](generate("walls", listings=1)).render("/", {}).body.encode()
+    result, log, hits = _crawl_walls(MAINTENANCE, home, 2, tmp_path)
+    assert result["finish_reason"] == "finished", log[-2000:]
+    assert result["stats"]["page/state/maintenance"] == "2"
+    assert "maintenance page, waiting 1 s" in log
+    assert hits >= 3  # the home page was reached after the two maintenance pages

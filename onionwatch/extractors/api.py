@@ -13,6 +13,7 @@ from decimal import Decimal
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.doctext import OBSERVED_ON, VENDOR_HINT, remember_text
 from onionwatch.extractors.pipeline import get_pipeline
 from onionwatch.models import DrugMention, EnrichedListing, Enrichment, Listing
 
@@ -34,35 +35,38 @@ def doc_enrichment(doc: Doc, drugs_key: str = "drugs") -> Enrichment:
         DrugMention(
             id=s.id_,
             name=s._.ow_name or s.id_,
-            cls=s._.ow_class or "",
+            cls=s.label_,
             text=s.text,
             start=s.start_char,
             end=s.end_char,
         )
         for s in doc.spans.get(drugs_key, [])
     )
-    doses: list[Decimal] = doc._.ow_doses_mg or []
+    ext = doc._  # each ``doc._`` builds a new accessor: take it once
+    doses: list[Decimal] = ext.ow_doses_mg or []
     return Enrichment(
         drugs=drugs,
         fentanyl_class=any(d.cls == "fentanyl_class" for d in drugs),
-        quantities=tuple(doc._.ow_quantities or ()),
+        quantities=tuple(ext.ow_quantities or ()),
         doses_mg=tuple(doses),
-        prices=tuple(doc._.ow_prices or ()),
-        vendor=doc._.ow_vendor,
-        pgp_fingerprints=tuple(doc._.ow_pgp or ()),
+        prices=tuple(ext.ow_prices or ()),
+        vendor=ext.ow_vendor,
+        pgp_fingerprints=tuple(ext.ow_pgp or ()),
     )
 
 
 def _docs(nlp: Language, listings: list[Listing]) -> Iterator[Doc]:
     for i, listing in enumerate(listings):
         try:
-            doc = nlp.make_doc(listing_text(listing))
+            text = listing_text(listing)
+            doc = nlp.make_doc(text)
+            remember_text(doc, text)
         except Exception:  # a tokenizer failure on one text must not stop the batch
             log.exception("cannot tokenize listing %s", listing.listing_id)
             continue
         doc.user_data["ow_index"] = i
-        doc._.ow_observed_on = listing.crawled_at.date()
-        doc._.ow_vendor_hint = listing.vendor
+        doc.user_data[OBSERVED_ON] = listing.crawled_at.date()
+        doc.user_data[VENDOR_HINT] = listing.vendor
         yield doc
 
 

@@ -36,9 +36,16 @@ class UsdConverter:
     def __init__(self, crypto_path: str | None = None) -> None:
         self._crypto = _load_crypto(crypto_path)
         self._ecb: Any = None
+        # a crawl sees few (currency, day) pairs: looking each up once keeps pandas-free lookups cheap
+        self._cache: dict[tuple[str, date], UsdRate | None] = {}
 
     def rate(self, currency: str, on: date) -> UsdRate | None:
-        cur = currency.upper()
+        key = (currency, on)
+        if key not in self._cache:
+            self._cache[key] = self._rate(currency.upper(), on)
+        return self._cache[key]
+
+    def _rate(self, cur: str, on: date) -> UsdRate | None:
         if cur == "USD":
             return UsdRate(Decimal(1), on, "identity")
         if cur in CRYPTO:

@@ -4,7 +4,8 @@ Owns context decisions: ambiguous slang ("china white", "blues", "M30"), pressed
 form words ("crystal", "flake") next to a real name, and exclusion of mentions that are not offers
 (negations "no fent", "fent-free", comparisons "as strong as fentanyl", "fentanyl test strips").
 Input: the SpanRuler's candidates in ``doc.spans[candidates_key]``. Output: ``doc.spans[spans_key]``
-and ``doc.ents`` (label ``DRUG``, ``span.id_`` = canonical id, ``span._.ow_name`` = specific name).
+and ``doc.ents`` (label = substance class, ``span.id_`` = canonical id, ``span._.ow_name`` = specific
+name).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from onionwatch.extractors.doctext import text_of
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
 
 # Comparison or negation right before a mention: the listing is not offering that substance.
@@ -65,6 +67,13 @@ _PHARMA_CUES = frozenset(
         "brand",
     }
 )
+_FAMILY_HINTS = {
+    "fentanyl_analog": ("fentan", "fentanil"),
+    "nitazene": ("nitaz",),
+    "benzodiazepine": ("zolam", "zepam"),
+}
+_WORD = re.compile(r"\w+")
+_HYPHEN = re.compile(r"\s*-\s*")
 _NEGATORS = frozenset({"no", "not", "non", "never", "without", "zero"})
 _DESCRIPTOR_REACH = 2
 
@@ -83,13 +92,19 @@ class DrugContext:
         self.candidates_key = candidates_key
         self.spans_key = spans_key
         self.lexicon: Lexicon = load_lexicon(lexicon_path)
-        for ext in ("ow_name", "ow_class"):
-            if not Span.has_extension(ext):
-                Span.set_extension(ext, default=None)
+        # a family regex runs only when one of its word endings is in the text (a substring test)
+        self._scanners = [(cid, _FAMILY_HINTS.get(cid, ("",)), rx) for cid, rx in self.lexicon.scanners]
+        if not Span.has_extension("ow_name"):
+            Span.set_extension("ow_name", default=None)
 
     def __call__(self, doc: Doc) -> Doc:
-        candidates = filter_spans(doc.spans.get(self.candidates_key, []))
-        text = doc.text
+        text = text_of(doc)
+        found = list(doc.spans.get(self.candidates_key, []))
+        for start, end, cid in self._family_matches(text.lower()):
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is not None:
+                found.append(Span(doc, span.start, span.end, label=DRUG_LABEL, span_id=cid))
+        candidates = filter_spans(found)
         excluded: list[bool] = []
         for i, span in enumerate(candidates):
             ex = self._is_excluded(text, span)
@@ -101,7 +116,7 @@ class DrugContext:
         for span, ex in zip(candidates, excluded, strict=True):
             if ex:
                 blocked.update(range(span.start, span.end))
-        words = {t.lower_ for t in doc if t.i not in blocked}
+        words = self._words(doc, text, blocked)
         lowered = text.lower()
         mentions: list[_Mention] = []
         for span, ex in zip(candidates, excluded, strict=True):
@@ -113,13 +128,32 @@ class DrugContext:
         mentions = self._drop_descriptors(mentions)
         spans = []
         for m in mentions:
-            span = Span(doc, m.span.start, m.span.end, label=DRUG_LABEL, span_id=m.id)
+            # label = substance class, id = canonical substance id (what spaCy scorers and displaCy show)
+            span = Span(doc, m.span.start, m.span.end, label=self.lexicon.classes[m.id], span_id=m.id)
             span._.ow_name = m.name
-            span._.ow_class = self.lexicon.classes[m.id]
             spans.append(span)
         doc.spans[self.spans_key] = spans
         doc.ents = spans
         return doc
+
+    @staticmethod
+    def _words(doc: Doc, text: str, blocked: set[int]) -> set[str]:
+        """Lower-case words of the listing outside excluded mentions (the context for cues)."""
+        if blocked:
+            chars = list(text)
+            for i in blocked:
+                tok = doc[i]
+                chars[tok.idx : tok.idx + len(tok)] = " " * len(tok)
+            text = "".join(chars)
+        return set(_WORD.findall(text.lower()))
+
+    def _family_matches(self, lowered: str) -> list[tuple[int, int, str]]:
+        return [
+            (m.start(), m.end(), cid)
+            for cid, hint, rx in self._scanners
+            if any(h in lowered for h in hint)
+            for m in rx.finditer(lowered)
+        ]
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -134,7 +168,7 @@ class DrugContext:
         key = " ".join(span.text.lower().split())
         lex = self.lexicon
         if key not in lex.terms and key not in lex.ambiguous:
-            key = re.sub(r"\s*-\s*", " ", key)  # "OG-KUSH" is the term "og kush"
+            key = _HYPHEN.sub(" ", key)  # "OG-KUSH" is the term "og kush"
         amb = lex.ambiguous.get(key)
         if amb is not None:
             cid = self._disambiguate(doc, span, amb, words, lowered)

@@ -59,6 +59,10 @@ class Lexicon:
     classes: dict[str, str]
     names: dict[str, str]
 
+    @property
+    def scanners(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((cid, re.compile(rf"(?<![\w-])(?:{rx.pattern})(?![\w])")) for cid, rx in self.regexes)
+
     def patterns(self) -> list[dict[str, Any]]:
         """SpanRuler patterns; a pattern's ``id`` is the canonical substance id (or the default of an
         ambiguous term, ``"ambiguous"`` when it has none)."""
@@ -73,13 +77,13 @@ class Lexicon:
             if amb.default is None and not amb.resolve:
                 continue  # listed only to block a substance term
             out.append({"label": DRUG_LABEL, "pattern": text, "id": amb.default or "ambiguous"})
-        for cid, rx in self.regexes:
-            out.append({"label": DRUG_LABEL, "pattern": [{"LOWER": {"REGEX": rx.pattern}}], "id": cid})
+        # the open-ended families are matched on the text by the drug component (a token REGEX
+        # pattern costs a regex call per token per pattern; one scan of the text is far cheaper)
         return out
 
-    def family_of(self, token_lower: str) -> str | None:
+    def family_of(self, word_lower: str) -> str | None:
         for cid, rx in self.regexes:
-            if rx.match(token_lower):
+            if rx.fullmatch(word_lower):
                 return cid
         return None
 

@@ -2,13 +2,14 @@
 
 Owns "$40", "40$", "€25", "25 EUR", "₿0.002", "0.5 XMR", "$1.2k", "$40/g", "$5 each", and which
 quantity each price belongs to ("1g $40 / 5g $180"). Reads ``doc._.ow_quantities`` (the quantity
-component runs first) and ``doc._.ow_observed_on`` (the date used for the USD rate, set by the
-caller; today when absent). Output: ``doc._.ow_prices`` and ``doc.spans["prices"]``.
+component runs first) and ``doc.user_data[OBSERVED_ON]`` (the date used for the USD rate, set by
+the caller; today when absent). Output: ``doc._.ow_prices`` and ``doc.spans["prices"]``.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from onionwatch.extractors.currency import UsdConverter, default_converter
+from onionwatch.extractors.doctext import OBSERVED_ON, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.models import PriceMention
 
@@ -78,6 +80,7 @@ _AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,8})?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d+(?:[
 _PRICE = re.compile(
     rf"(?:(?P<pre>{_PREFIX})[ \t]?(?P<amt1>{_AMOUNT})(?P<k1>[kK](?![A-Za-z]))?"
     rf"|(?<![\w.,])(?P<amt2>{_AMOUNT})(?P<k2>[kK])?[ \t]?(?P<suf>{_SUFFIX}))",
+    # Unicode \d on purpose: styled digits ("𝟠𝟚$" in a fancy-font title) are digits to Decimal too
     re.IGNORECASE,
 )
 _PER_GRAM = re.compile(r"^[ \t]*(?:/|per|a|an|p)[ \t]*(?:g|gr|gs|gram|grams|gramm|gm)\b", re.I)
@@ -100,7 +103,7 @@ _SHIPPING_AFTER = re.compile(
     r"(?![ \t]*(?:options?|methods?)?[ \t]*:)",
     re.I,
 )
-_SEPARATORS = frozenset("\n|;/,•*")
+_SEPARATOR_RX = re.compile(r"[\n|;/,•*]| - ")
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,9 @@ def find_prices(text: str) -> list[FoundPrice]:
     """Every price in ``text`` with its explicit per-gram/per-unit marker (no pairing, no USD)."""
     out: list[FoundPrice] = []
     for m in _PRICE.finditer(text):
-        sym = re.sub(r"[ \t]", "", (m.group("pre") or m.group("suf") or "").lower())
+        sym = (m.group("pre") or m.group("suf") or "").lower().replace(" ", "").replace("\t", "")
         currency = _SYMBOLS.get(sym)
-        if currency is None or (sym == "eu" and not re.search(r"\deu$", m.group(0), re.I)):
+        if currency is None or (sym == "eu" and not m.group(0)[-3:-2].isdigit()):
             continue  # "eu" is a euro only glued to the amount ("20eu"); "20 EU" is a region
         raw_amount = m.group("amt1") or m.group("amt2")
         try:
@@ -167,24 +170,22 @@ def pair_tiers(
 ) -> list[int | None]:
     """For each price, the index of the quantity (tier) it belongs to, or None. ``one_amount``: every
     quantity states the same amount ("x100 ... 100 count"), so a lone price belongs to the first."""
-    spans = sorted([*quantities, *((p.start, p.end) for p in prices)])
-    inside = bytearray(len(text) + 1)
-    for s, e in spans:
-        inside[s:e] = b"\x01" * (e - s)
-    segment = [0] * (len(text) + 1)
-    seg = 0
-    for i, ch in enumerate(text):
-        if (ch in _SEPARATORS and not inside[i]) or (
-            ch == "-" and not inside[i] and text[i - 1 : i] == " " and text[i + 1 : i + 2] == " "
-        ):
-            seg += 1
-        segment[i] = seg
-    segment[len(text)] = seg
+    covered = sorted([*quantities, *((p.start, p.end) for p in prices)])
+    # separator positions outside every quantity/price span; a position's segment is how many
+    # separators come before it
+    cuts = [
+        m.start() for m in _SEPARATOR_RX.finditer(text) if not any(s <= m.start() < e for s, e in covered)
+    ]
+
+    def segment(pos: int) -> int:
+        return bisect_right(cuts, pos)
+
     result: list[int | None] = [None] * len(prices)
     open_prices = [i for i, p in enumerate(prices) if p.per is None]
     for i in open_prices:
         p = prices[i]
-        same = [q for q, (s, _) in enumerate(quantities) if segment[s] == segment[p.start]]
+        here = segment(p.start)
+        same = [q for q, (s, _) in enumerate(quantities) if segment(s) == here]
         if len(same) == 1:
             result[i] = same[0]
         elif same:
@@ -204,11 +205,11 @@ def pair_tiers(
 
 
 class Prices:
-    def __init__(self, name: str, spans_key: str, converter: UsdConverter | None = None) -> None:
+    def __init__(self, name: str, spans_key: str | None, converter: UsdConverter | None = None) -> None:
         self.name = name
         self.spans_key = spans_key
         self._converter = converter
-        for ext in ("ow_prices", "ow_observed_on"):
+        for ext in ("ow_prices",):
             if not Doc.has_extension(ext):
                 Doc.set_extension(ext, default=None)
 
@@ -219,12 +220,13 @@ class Prices:
         return self._converter
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = text_of(doc)
         found = find_prices(text)
-        quantity_spans: list[tuple[int, int]] = doc._.ow_quantity_offsets or []
-        amounts = {(q.value, q.unit, q.dose_mg) for q in doc._.ow_quantities or ()}
+        ext = doc._  # each ``doc._`` builds a new accessor: take it once
+        quantity_spans: list[tuple[int, int]] = ext.ow_quantity_offsets or []
+        amounts = {(q.value, q.unit, q.dose_mg) for q in ext.ow_quantities or ()}
         tiers = pair_tiers(text, quantity_spans, found, one_amount=len(amounts) == 1)
-        on: date = doc._.ow_observed_on or datetime.now(UTC).date()
+        on: date = doc.user_data.get(OBSERVED_ON) or datetime.now(UTC).date()
         mentions = []
         spans = []
         for p, tier in zip(found, tiers, strict=True):
@@ -246,14 +248,16 @@ class Prices:
                     rate_source=rate.source if rate else None,
                 )
             )
-            span = doc.char_span(p.start, p.end, label="PRICE", alignment_mode="expand")
-            if span is not None:
-                spans.append(span)
-        doc._.ow_prices = mentions
-        doc.spans[self.spans_key] = spans
+            if self.spans_key:
+                span = doc.char_span(p.start, p.end, label="PRICE", alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
+        ext.ow_prices = mentions
+        if self.spans_key:
+            doc.spans[self.spans_key] = spans
         return doc
 
 
 @Language.factory("onionwatch_prices_v1", default_config={"spans_key": "prices"})
-def make_prices(nlp: Language, name: str, spans_key: str) -> Prices:
+def make_prices(nlp: Language, name: str, spans_key: str | None) -> Prices:
     return Prices(name, spans_key)

@@ -9,6 +9,7 @@ order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -20,6 +21,7 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.doctext import text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.models import QuantityMention
 
@@ -83,12 +85,34 @@ _PILL_WORDS = frozenset(
     }
 )
 _STRENGTH = re.compile(r"extract|strength|stronger|potency|potent|concentrat|zoom|magnif", re.I)
+_PILL_RX = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _PILL_WORDS))) + r")\b", re.I)
 _NUM = r"(?:\d+(?:[.,]\d+)?|[.,]\d+)"
 _FRACTION = r"(?:\d+/\d+|[½¼⅛])"
 _FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125")}
 # no number glued to a word, decimal, currency or code before it; "1-1000 grams" (a range) is fine
+# ASCII classes: \d, \w, \s, \b on ASCII only are ~20 % faster, and market units and numbers are
+# ASCII (µ, ×, ½ and currency signs are written as literals in the patterns)
+_FLAGS = re.IGNORECASE | re.ASCII
+_SPACES = re.compile(r"\s+")
+_DASHES = re.compile(r"[\s-]+")
 _LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
+
+
+class Lazy:
+    """A yes/no worked out on first use (a context test that most documents never need)."""
+
+    def __init__(self, test: Callable[[], bool]) -> None:
+        self._test: Callable[[], bool] | None = test
+        self._value = False
+
+    def __bool__(self) -> bool:
+        if self._test is not None:
+            self._value, self._test = self._test(), None
+        return self._value
+
+
+Flag = bool | Lazy
 
 
 @dataclass(frozen=True)
@@ -144,29 +168,34 @@ class QuantityParser:
         times = r"(?:[x×*]|of|@)"
         n = rf"{_LEFT}(?P<n>\d+)"
         a = rf"(?P<a>{_NUM})"
+        # a cheap test before the street-measure pattern (whose optional prefix makes it try every position)
+        self._street_hint = re.compile(
+            "|".join(sorted({re.escape(w.split()[-1][:4]) for w in units.street}, key=len, reverse=True)),
+            re.I,
+        )
         # ordered: the first pattern that claims a stretch of text wins it
         self.patterns: list[tuple[str, re.Pattern[str]]] = [
             (
                 "count_measure",
-                re.compile(rf"{n}\s*(?:(?P<cw>{count})\s*)?{times}\s*{a}\s*(?P<u>{measure}){_RIGHT}", re.I),
+                re.compile(rf"{n}\s*(?:(?P<cw>{count})\s*)?{times}\s*{a}\s*(?P<u>{measure}){_RIGHT}", _FLAGS),
             ),
             (
                 "count_measure",
-                re.compile(rf"{n}\s*(?P<cw>{count})\s*[(\[]?\s*{a}\s*(?P<u>{dose}){_RIGHT}", re.I),
+                re.compile(rf"{n}\s*(?P<cw>{count})\s*[(\[]?\s*{a}\s*(?P<u>{dose}){_RIGHT}", _FLAGS),
             ),
             (
                 "measure_count",
                 re.compile(
                     rf"{_LEFT}{a}\s*(?P<u>{measure})\s*(?:[x×*]|per|-|–|,)?\s*[(\[]?\s*(?P<n>\d+)\s*"
                     rf"(?P<cw>{count}){_RIGHT}",
-                    re.I,
+                    _FLAGS,
                 ),
             ),
             (
                 "measure_count",
                 re.compile(
                     rf"{_LEFT}{a}\s*(?P<u>{measure})\s*[x×*]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))",
-                    re.I,
+                    _FLAGS,
                 ),
             ),
             (
@@ -174,20 +203,22 @@ class QuantityParser:
                 re.compile(
                     rf"(?:{_LEFT}(?P<n>\d+)\s*[x×]?\s*|\b(?P<art>an?|one)\s+)?\b(?P<m>{_alt(list(units.street))})"
                     rf"{_RIGHT}",
-                    re.I,
+                    _FLAGS,
                 ),
             ),
-            ("fraction", re.compile(rf"{_LEFT}(?P<f>{_FRACTION})\s*(?P<u>{mass}){_RIGHT}", re.I)),
-            ("measure", re.compile(rf"{_LEFT}{a}\s*(?P<u>{mass}){_RIGHT}(?!\s*/\s*ml)", re.I)),
-            ("dose", re.compile(rf"{_LEFT}{a}\s*(?P<u>{dose}){_RIGHT}(?!\s*/\s*(?:ml|g))", re.I)),
-            ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", re.I)),
-            ("count", re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", re.I)),
+            ("fraction", re.compile(rf"{_LEFT}(?P<f>{_FRACTION})\s*(?P<u>{mass}){_RIGHT}", _FLAGS)),
+            ("measure", re.compile(rf"{_LEFT}{a}\s*(?P<u>{mass}){_RIGHT}(?!\s*/\s*ml)", _FLAGS)),
+            ("dose", re.compile(rf"{_LEFT}{a}\s*(?P<u>{dose}){_RIGHT}(?!\s*/\s*(?:ml|g))", _FLAGS)),
+            ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", _FLAGS)),
+            ("count", re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS)),
         ]
 
     def scan(self, text: str) -> list[tuple[str, re.Match[str]]]:
         taken = bytearray(len(text))
         found: list[tuple[str, re.Match[str]]] = []
         for kind, rx in self.patterns:
+            if kind == "street" and not self._street_hint.search(text):
+                continue
             for m in rx.finditer(text):
                 if any(taken[m.start() : m.end()]):
                     continue
@@ -196,8 +227,8 @@ class QuantityParser:
         found.sort(key=lambda km: km[1].start())
         return found
 
-    def measure(self, amount: Decimal, unit: str, *, liquid: bool = False) -> tuple[Unit, Decimal] | None:
-        u = re.sub(r"\s+", "", unit.lower())
+    def measure(self, amount: Decimal, unit: str, *, liquid: Flag = False) -> tuple[Unit, Decimal] | None:
+        u = _SPACES.sub("", unit.lower())
         if liquid and u in ("oz", "ozs", "ounce", "ounces"):
             return "ml", amount * self.units.fluid_ounce_ml
         if u in self.units.mass:
@@ -216,14 +247,14 @@ class QuantityParser:
         return None
 
     def street_grams(self, spelled: str) -> Decimal | None:
-        key = re.sub(r"[\s-]+", " ", spelled.lower()).strip()
+        key = _DASHES.sub(" ", spelled.lower()).strip()
         for cand in (key, key.replace(" ", "-"), key.replace(" ", "")):
             if cand in self.units.street:
                 return self.units.street[cand]
         return None
 
     def parse(
-        self, text: str, *, pill_context: bool, drug_listing: bool, liquid: bool = False
+        self, text: str, *, pill_context: Flag, drug_listing: bool, liquid: Flag = False
     ) -> tuple[list[Found], list[Decimal]]:
         """Quantities and bare doses found in ``text``."""
         out: list[Found] = []
@@ -260,9 +291,9 @@ class QuantityParser:
         out: list[Found],
         lone_doses: list[tuple[int, int, Decimal]],
         *,
-        pill_context: bool,
+        pill_context: Flag,
         drug_listing: bool,
-        liquid: bool = False,
+        liquid: Flag = False,
     ) -> None:
         s, e = m.start(), m.end()
         if kind in ("count_measure", "measure_count"):
@@ -331,9 +362,12 @@ def _norm(value: Decimal) -> Decimal:
 
 
 class Quantities:
-    def __init__(self, name: str, units_path: str | None, drugs_key: str, spans_key: str) -> None:
+    def __init__(self, name: str, units_path: str | None, drugs_key: str, spans_key: str | None) -> None:
         self.name = name
         self.parser = QuantityParser(load_units(units_path))
+        self._liquid_rx = re.compile(
+            r"\b(?:" + "|".join(sorted(map(re.escape, self.parser.units.liquid_words))) + r")\b", re.I
+        )
         self.drugs_key = drugs_key
         self.spans_key = spans_key
         for ext in ("ow_quantities", "ow_quantity_offsets", "ow_doses_mg"):
@@ -341,27 +375,33 @@ class Quantities:
                 Doc.set_extension(ext, default=None)
 
     def __call__(self, doc: Doc) -> Doc:
+        text = text_of(doc)
         drugs = doc.spans.get(self.drugs_key, [])
-        pill = any(s.id_ in _PILL_IDS or s._.ow_class in _PILL_CLASSES for s in drugs) or any(
-            t.lower_ in _PILL_WORDS for t in doc
+        # both are needed only for some mentions: decided on first use
+        pill = Lazy(
+            lambda: (
+                any(s.id_ in _PILL_IDS or s.label_ in _PILL_CLASSES for s in drugs)
+                or bool(_PILL_RX.search(text))
+            )
         )
-        liquid = any(t.lower_ in self.parser.units.liquid_words for t in doc)
-        found, doses = self.parser.parse(
-            doc.text, pill_context=pill, drug_listing=len(drugs) > 0, liquid=liquid
-        )
+        liquid = Lazy(lambda: bool(self._liquid_rx.search(text)))
+        found, doses = self.parser.parse(text, pill_context=pill, drug_listing=len(drugs) > 0, liquid=liquid)
         mentions = []
         spans = []
         for f in found:
             mentions.append(
-                QuantityMention(value=f.value, unit=f.unit, dose_mg=f.dose_mg, text=doc.text[f.start : f.end])
+                QuantityMention(value=f.value, unit=f.unit, dose_mg=f.dose_mg, text=text[f.start : f.end])
             )
-            span = doc.char_span(f.start, f.end, label="QUANTITY", alignment_mode="expand")
-            if span is not None:
-                spans.append(span)
-        doc._.ow_quantities = mentions
-        doc._.ow_quantity_offsets = [(f.start, f.end) for f in found]
-        doc._.ow_doses_mg = doses
-        doc.spans[self.spans_key] = spans
+            if self.spans_key:
+                span = doc.char_span(f.start, f.end, label="QUANTITY", alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
+        ext = doc._  # each ``doc._`` builds a new accessor: take it once
+        ext.ow_quantities = mentions
+        ext.ow_quantity_offsets = [(f.start, f.end) for f in found]
+        ext.ow_doses_mg = doses
+        if self.spans_key:
+            doc.spans[self.spans_key] = spans
         return doc
 
 
@@ -370,6 +410,6 @@ class Quantities:
     default_config={"units_path": None, "drugs_key": "drugs", "spans_key": "quantities"},
 )
 def make_quantities(
-    nlp: Language, name: str, units_path: str | None, drugs_key: str, spans_key: str
+    nlp: Language, name: str, units_path: str | None, drugs_key: str, spans_key: str | None
 ) -> Quantities:
     return Quantities(name, units_path, drugs_key, spans_key)

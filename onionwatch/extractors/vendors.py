@@ -12,6 +12,8 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.doctext import VENDOR_HINT, text_of
+
 _DECORATION = re.compile(
     r"(?:\s*[\(\[][^\)\]]*[\)\]]"  # "(123)", "[4.98]", "(Level 5)"
     r"|\s*[★☆✓✔✅⭐]+\s*[\d.,/]*"
@@ -57,16 +59,18 @@ class Vendors:
     def __init__(self, name: str, from_text: bool) -> None:
         self.name = name
         self.from_text = from_text
-        for ext in ("ow_vendor", "ow_vendor_hint", "ow_pgp"):
+        for ext in ("ow_vendor", "ow_pgp"):
             if not Doc.has_extension(ext):
                 Doc.set_extension(ext, default=None)
 
     def __call__(self, doc: Doc) -> Doc:
-        vendor = clean_handle(doc._.ow_vendor_hint)
+        text = text_of(doc)
+        vendor = clean_handle(doc.user_data.get(VENDOR_HINT))
         if vendor is None and self.from_text:
-            vendor = handle_in_text(doc.text)
-        doc._.ow_vendor = vendor
-        doc._.ow_pgp = fingerprints(doc.text)
+            vendor = handle_in_text(text)
+        ext = doc._  # each ``doc._`` builds a new accessor: take it once
+        ext.ow_vendor = vendor
+        ext.ow_pgp = fingerprints(text)
         return doc
 
 

@@ -218,3 +218,33 @@ def test_pasted_cookie_and_store_round_trip(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(ConfigError):
         store.path("../escape")
     assert StoredCookie(name="a", value="b", domain=ONION).host_only
+
+
+def test_cookie_domain_check_never_touches_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scrapy's own CookiesMiddleware has tldextract fetch the public-suffix list from the Internet
+    (directly, not through Tor) the first time a cookie arrives; ours uses the bundled list."""
+    import socket
+
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from onionwatch.crawler.sessions import PersistentCookiesMiddleware
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access while handling a cookie")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    crawler = get_crawler(settings_dict={"ONIONWATCH_SESSIONS_DIR": str(tmp_path)})
+    mw = PersistentCookiesMiddleware.from_crawler(crawler)
+    request = Request(f"http://{ONION}/login")
+    response = Response(
+        request.url,
+        headers={"Set-Cookie": [f"sid=s1; Domain={ONION}; Path=/", "bad=x; Domain=onion; Path=/"]},
+    )
+    mw.process_response(request, response)
+    # the cookie for the market is kept; one for the whole .onion suffix is refused
+    assert sorted(c.name for c in mw.jars[None].jar) == ["sid"]

@@ -11,6 +11,7 @@ the image is for the operator's own viewer, never rendered here.
 from __future__ import annotations
 
 import secrets
+import time
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from onionwatch.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
+
+QUEUE_TRIES = 5
+MAX_QUEUE_WAIT_S = 120.0
 
 
 @app.command()
@@ -128,6 +132,16 @@ def _login(
             proxy=proxy, trust_env=False, follow_redirects=True, timeout=60.0, cookies=jar
         ) as client:
             wall = page_of(client.get(login_url))
+            for _ in range(QUEUE_TRIES):
+                # This login runs on a circuit of its own, and EndGame-style fronts tie their pass
+                # to the circuit: expect the queue again, and wait it out as the page asks.
+                verdict = classify(wall)
+                if verdict.state is not PageState.DDOS:
+                    break
+                wait = min(MAX_QUEUE_WAIT_S, verdict.wait_s or 5.0)
+                typer.echo(f"{record.market}: DDoS queue, waiting {wait:.0f} s", err=True)
+                time.sleep(wait)  # a CLI process, not a reactor: a plain sleep is right here
+                wall = page_of(client.get(login_url))
             try:
                 form = login_form(wall)
             except PageError as exc:

@@ -95,7 +95,7 @@ def _assert_all_listings(lab: LabState, market: str, data: Path) -> None:
         assert store.count_listings(market) == report.expected  # nothing but the listings
 
 
-def test_ddos_queue_is_waited_out_on_the_same_circuit(gated_lab: LabState, tmp_path: Path) -> None:
+def test_ddos_queue_is_waited_out_and_every_listing_arrives(gated_lab: LabState, tmp_path: Path) -> None:
     result, log = _crawl(gated_lab, "queued", tmp_path)
     assert result["finish_reason"] == "finished", log[-3000:]
     assert _stat(result, "page/state/ddos") >= 1

@@ -69,3 +69,24 @@ def test_corpus_kind_accuracy(corpus: Path) -> None:
             rows.append((f"{folder}/{name}", label["kind"]))
     hits = sum(detect_kind(corpus_page(f)).value in ACCEPTED_KINDS[k] for f, k in rows)
     assert hits / len(rows) >= 0.9
+
+
+CATEGORY_TABLE = """<html><head><title>Benzos</title></head><body><table>
+<tr><th>Item</th><th>Vendor</th><th>Ships from</th><th>Price</th></tr>
+<tr><td><a href="/index.php?page=listing&id=11">Xanax 2mg x20</a></td><td>benzoboss</td>
+<td>Spain</td><td>49,31 €</td></tr>
+<tr><td><a href="/index.php?page=listing&id=12">Valium 10mg x50</a></td><td>calm</td>
+<td>UK</td><td>£30</td></tr>
+</table></body></html>"""
+SHOP_WITH_STATS = """<html><head><title>GreenDragon's shop</title></head><body><h1>GreenDragon</h1>
+<p>★ 4.9 · 812 sales · ships from Canada · since 2022-03</p>
+<a href="/listing/weed-28g-1">Weed 28g</a> $180
+<a href="/listing/hash-10g-2">Hash 10g</a> $90</body></html>"""
+
+
+def test_a_table_header_row_is_not_a_listing() -> None:
+    assert detect_kind(html_page(CATEGORY_TABLE)) is PageKind.SEARCH
+
+
+def test_vendor_shop_with_stats_line() -> None:
+    assert detect_kind(html_page(SHOP_WITH_STATS)) is PageKind.VENDOR

@@ -180,8 +180,10 @@ def _value_after(label: lxml_html.HtmlElement) -> Field | None:
         sib = _next_element(el)
         if sib is not None:
             value = element_text(sib)
-            # "Order By:" is the next label, not this label's value
-            return Field("" if value.endswith(":") else value, sib, in_cell)
+            # "Order By:" or a column header ("Vendor | Ships from | Price") is another label, not a value
+            if value.endswith(":") or any(p.match(value) for p in _LABELS.values()):
+                value = ""
+            return Field(value, sib, in_cell)
         parent = el.getparent()
         if parent is None or parent.tag in ("body", "html"):
             return None

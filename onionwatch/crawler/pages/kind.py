@@ -54,11 +54,12 @@ _BUY = re.compile(
 _VENDOR_EVIDENCE = tuple(
     re.compile(p, re.I)
     for p in (
-        r"member since|vendor since|joined (?:on |in )?\w|registered (?:on|since)|vendor for \d",
+        r"member since|vendor since|joined (?:on |in )?\w|registered (?:on|since)|vendor for \d"
+        r"|\bsince\s+(?:\d{4}|[a-z]+\.? \d{4}|\d{1,2}[/.-]\d)",
         r"last (?:seen|online|active|login)\b",
         r"\b(?:total )?(?:sales|transactions|orders completed)\s*:?\s*\d"
         r"|\d+\s+(?:sales|transactions)\b",
-        r"(?:avg\.?|average) rating|positive feedback|feedback (?:score|rating)"
+        r"(?:avg\.?|average) rating|positive feedback|feedback (?:score|rating)|[★⭐]\s*\d(?:[.,]\d+)?\b"
         r"|\d+(?:\.\d+)?\s*/\s*5(?:\.0)?\b",
         r"about (?:the |this )?vendor|vendor (?:profile|stats|information)|profile of|user profile|"
         r"(?:vendor|trust) level \d",
@@ -100,7 +101,8 @@ def _signals(page: Page) -> Signals:
     root = content_tree(page)
     title = page_title(page)
     body = root.find("body")
-    text = element_text(body) if body is not None else element_text(root)
+    # text nodes joined with spaces: table cells ("Spain" | "49,31 €") must not run together
+    text = normalize_space(" ".join((body if body is not None else root).itertext()))
     raw = page.text.lower()
     inputs = list(root.iter("input"))
     password = sum(1 for i in inputs if (i.get("type") or "").lower() == "password")
@@ -179,6 +181,8 @@ def detect_kind(page: Page) -> PageKind:
     # content pages: one item with its price and seller, or with a quantity to buy
     if s.labelled_price and (s.labelled_vendor or content):
         return PageKind.LISTING
+    if content and s.labelled_vendor and s.item_links < 5:
+        return PageKind.LISTING  # a buy button, a price and one "Sold by" block
     if s.qty_inputs and offers:
         return PageKind.LISTING
     if s.vendor_evidence >= 2 and s.qty_inputs == 0:
@@ -187,4 +191,6 @@ def detect_kind(page: Page) -> PageKind:
         return PageKind.SEARCH
     if content:
         return PageKind.LISTING
+    if s.item_links >= 1 and s.prices >= 2:
+        return PageKind.SEARCH  # a short result list (a category with one or two items)
     return PageKind.OTHER

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from onionwatch.commands import crawl, extraction, index, lab, markets, search, tor
+from onionwatch.commands import crawl, extraction, index, lab, markets, search, session, tor
 from onionwatch.errors import OnionwatchError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(markets.app, name="markets")
 app.add_typer(crawl.app)
 app.add_typer(extraction.app)
 app.add_typer(search.app)
+app.add_typer(session.app)
 
 
 def main() -> None:

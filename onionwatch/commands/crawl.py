@@ -14,6 +14,7 @@ from onionwatch.errors import ConfigError, LabError, TorUnavailableError
 
 if TYPE_CHECKING:
     from onionwatch.crawler.run import CrawlReport, CrawlTarget
+    from onionwatch.crawler.sessions import Account
     from onionwatch.index.store import Store
     from onionwatch.lab.lab import LabState
     from onionwatch.settings import Settings
@@ -111,10 +112,20 @@ def _targets(
         target_for(configured[m], mirrors_dir)
         if m in configured
         # each lab market is read by its own engine's page objects (--engine is for --url)
-        else CrawlTarget(m, lab_markets[m].url, MARKET_ENGINES.get(m, engine))
+        else CrawlTarget(
+            m, lab_markets[m].url, MARKET_ENGINES.get(m, engine), account=_lab_account(settings, m)
+        )
         for m in markets
     ]
     return targets, _socks(settings, socks, state)
+
+
+def _lab_account(settings: Settings, market: str) -> Account | None:
+    """A gated lab market's test account, from the file the lab wrote (as an operator's secrets file)."""
+    from onionwatch.crawler.sessions import read_account_file
+
+    path = settings.lab_dir / "markets" / market / "account.json"
+    return read_account_file(path) if path.is_file() else None
 
 
 def _print_report(report: CrawlReport) -> None:

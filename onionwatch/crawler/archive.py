@@ -145,6 +145,8 @@ class ArchiveMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         fetched_at = utcnow()
         request.meta[FETCHED_AT_META_KEY] = fetched_at
+        if request.meta.get("allow_binary"):
+            return response  # the captcha image: shown to the operator, not kept in the archive
         content_type = response.headers.get(b"Content-Type")
         self.writer.put(
             ArchivedPage(

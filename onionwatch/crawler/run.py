@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onionwatch.crawler.addon import OnionwatchAddon
+from onionwatch.crawler.sessions import Account
 from onionwatch.models import utcnow
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class CrawlTarget:
     concurrency: int | None = None
     download_delay: float | None = None
     circuits: int = 1
+    #: the market account for login walls (username, password); never logged
+    account: Account | None = None
 
 
 def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
@@ -45,6 +48,10 @@ def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
     from onionwatch.crawler.mirrors import MirrorBook, on_mirror
 
     ordered = MirrorBook(mirrors_dir / f"{market.name}.json", market.mirrors).ordered()
+    password = market.password()
+    account = (
+        Account(username=market.login.username, password=password) if market.login and password else None
+    )
     return CrawlTarget(
         market=market.name,
         start_url=on_mirror(market.start_paths[0], ordered[0]),
@@ -53,6 +60,7 @@ def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
         concurrency=market.concurrency,
         download_delay=market.download_delay,
         circuits=market.circuits,
+        account=account,
     )
 
 
@@ -116,6 +124,7 @@ def scrapy_settings(
         "ONIONWATCH_ENRICH_ENABLED": settings.crawl.enrich,
         "ONIONWATCH_ARCHIVE_DIR": str(settings.archive_dir) if settings.crawl.archive else None,
         "ONIONWATCH_MIRRORS_DIR": str(settings.data_dir / "mirrors"),
+        "ONIONWATCH_SESSIONS_DIR": str(settings.data_dir / "sessions"),
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
     }
@@ -160,9 +169,15 @@ def crawl(
     from onionwatch.crawler.spiders.market import MarketSpider
 
     crawl_id = uuid.uuid4().hex
+    logins = {t.market: t.account.model_dump() for t in targets if t.account is not None}
     process = CrawlerProcess(
         scrapy_settings(
-            settings, socks=socks, store=store, crawl_id=crawl_id, baseline=baseline, extra=extra_settings
+            settings,
+            socks=socks,
+            store=store,
+            crawl_id=crawl_id,
+            baseline=baseline,
+            extra={"ONIONWATCH_LOGINS": logins, **(extra_settings or {})},
         ),
     )
     crawlers: list[tuple[Crawler, str]] = []

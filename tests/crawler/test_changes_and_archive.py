@@ -133,3 +133,19 @@ def test_archive_keeps_no_cookies_or_auth_headers(tmp_path: Path) -> None:
         "m",
     )
     assert request.meta["fetched_at"] == page.fetched_at
+
+
+def test_the_captcha_image_is_not_archived(tmp_path: Path) -> None:
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from onionwatch.crawler.archive import ArchiveMiddleware, ArchiveWriter
+
+    writer = ArchiveWriter(tmp_path, "crawl1")
+    middleware = ArchiveMiddleware(writer)
+    image = Request(f"http://{ONION}/captcha.png", meta={"market": "m", "allow_binary": True})
+    page = Request(f"http://{ONION}/", meta={"market": "m"})
+    middleware.process_response(image, Response(image.url, body=b"\x89PNG...", request=image))
+    middleware.process_response(page, Response(page.url, body=b"<html></html>", request=page))
+    middleware.spider_closed()
+    assert [p.url for p in read_archive(archive_files(tmp_path)[0])] == [page.url]

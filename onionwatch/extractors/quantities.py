@@ -9,7 +9,7 @@ order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -94,6 +94,10 @@ _FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125
 # ASCII (µ, ×, ½ and currency signs are written as literals in the patterns)
 _FLAGS = re.IGNORECASE | re.ASCII
 _SPACES = re.compile(r"\s+")
+# where a number-led pattern may start (same left boundary as _LEFT)
+_NUMBER_START = re.compile(r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)[\d½¼⅛]", _FLAGS)
+#: the patterns that do not start with a number scan the whole text
+_SCANNED = frozenset({"street", "count_x"})
 _DASHES = re.compile(r"[\s-]+")
 _LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
@@ -210,17 +214,27 @@ class QuantityParser:
             ("measure", re.compile(rf"{_LEFT}{a}\s*(?P<u>{mass}){_RIGHT}(?!\s*/\s*ml)", _FLAGS)),
             ("dose", re.compile(rf"{_LEFT}{a}\s*(?P<u>{dose}){_RIGHT}(?!\s*/\s*(?:ml|g))", _FLAGS)),
             ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", _FLAGS)),
-            ("count", re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS)),
+            (
+                "count_x",
+                re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS),
+            ),
         ]
 
     def scan(self, text: str) -> list[tuple[str, re.Match[str]]]:
         taken = bytearray(len(text))
         found: list[tuple[str, re.Match[str]]] = []
+        # Most patterns start with a number: trying them only where a number starts is several times
+        # cheaper than letting each one scan the whole text.
+        starts = [m.start() for m in _NUMBER_START.finditer(text)]
         for kind, rx in self.patterns:
-            if kind == "street" and not self._street_hint.search(text):
-                continue
-            for m in rx.finditer(text):
-                if any(taken[m.start() : m.end()]):
+            if kind in _SCANNED:
+                if kind == "street" and not self._street_hint.search(text):
+                    continue
+                matches: Iterable[re.Match[str] | None] = rx.finditer(text)
+            else:
+                matches = (rx.match(text, pos) for pos in starts)
+            for m in matches:
+                if m is None or any(taken[m.start() : m.end()]):
                     continue
                 taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
                 found.append((kind, m))
@@ -345,7 +359,7 @@ class QuantityParser:
                 out.append(Found(s, e, _norm(mg / 1000), "g"))  # "500mg MDMA": a weight of powder
             else:
                 lone_doses.append((s, e, _norm(mg)))
-        elif kind == "count":
+        elif kind in ("count", "count_x"):
             n = Decimal(m.group("n"))
             if m.groupdict().get("cw", "x").lower() in ("x", "×") and _STRENGTH.search(
                 m.string[max(0, s - 12) : e + 14]

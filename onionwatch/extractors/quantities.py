@@ -93,6 +93,8 @@ _FRACTIONS = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "⅛": Decimal("0.125
 # ASCII classes: \d, \w, \s, \b on ASCII only are ~20 % faster, and market units and numbers are
 # ASCII (µ, ×, ½ and currency signs are written as literals in the patterns)
 _FLAGS = re.IGNORECASE | re.ASCII
+#: how far after a pill count its dose may be written ("10 x Vyvanse 50 mg")
+_DOSE_REACH = 30
 _SPACES = re.compile(r"\s+")
 # where a number-led pattern may start (same left boundary as _LEFT)
 _NUMBER_START = re.compile(r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)[\d½¼⅛]", _FLAGS)
@@ -289,14 +291,24 @@ class QuantityParser:
         doses = list(
             dict.fromkeys([f.dose_mg for f in out if f.dose_mg is not None] + [d for *_, d in lone_doses])
         )
-        distinct_lone = {d for *_, d in lone_doses}
-        if len(distinct_lone) == 1:
-            only = next(iter(distinct_lone))
-            out = [
-                Found(f.start, f.end, f.value, f.unit, only) if f.unit == "unit" and f.dose_mg is None else f
-                for f in out
-            ]
-        return out, doses
+        return self._attach_doses(text, out, lone_doses), doses
+
+    @staticmethod
+    def _attach_doses(text: str, out: list[Found], lone_doses: list[tuple[int, int, Decimal]]) -> list[Found]:
+        """Give a pill count without a dose the dose written right after it ("10 x Vyvanse 50 mg",
+        before the next quantity), else the listing's only dose ("Xanax 2mg ... 100 pills")."""
+        distinct = {d for *_, d in lone_doses}
+        only = next(iter(distinct)) if len(distinct) == 1 else None
+        result = []
+        for i, f in enumerate(out):
+            if f.unit == "unit" and f.dose_mg is None:
+                limit = min(f.end + _DOSE_REACH, out[i + 1].start if i + 1 < len(out) else len(text))
+                after = [d for s, _, d in lone_doses if f.end <= s < limit and "\n" not in text[f.end : s]]
+                dose = after[0] if after else only
+                if dose is not None:
+                    f = Found(f.start, f.end, f.value, f.unit, dose)
+            result.append(f)
+        return result
 
     def _one(
         self,

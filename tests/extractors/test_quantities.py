@@ -78,3 +78,17 @@ def test_bare_pill_dose_is_a_dose_not_a_weight(extract: Extract) -> None:
 def test_millilitres(extract: Extract) -> None:
     e = extract("Testosterone enanthate 250mg/ml 10ml vial")
     assert q(e) == [(Decimal(10), "ml", None)]
+
+
+def test_count_before_the_name_takes_the_dose_after_it(extract: Extract) -> None:
+    e = extract("Sampler: 10 x Ritalin 10 mg / 20 x Adderall 30mg")
+    assert q(e) == [(Decimal(10), "unit", Decimal(10)), (Decimal(20), "unit", Decimal(30))]
+
+
+def test_liquid_ounces_and_strength_multipliers(extract: Extract) -> None:
+    assert q(extract("Promethazine codeine syrup 16oz bottle")) == [(Decimal("473.12"), "ml", None)]
+    assert q(extract("Kratom extract 50x, 10g")) == [(Decimal(10), "g", None)]
+
+
+def test_ranges_keep_the_upper_amount(extract: Extract) -> None:
+    assert q(extract("1-1000 grams Ketamine")) == [(Decimal(1000), "g", None)]

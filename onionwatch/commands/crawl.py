@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from onionwatch.crawler.sessions import Account
     from onionwatch.index.store import Store
     from onionwatch.lab.lab import LabState
-    from onionwatch.settings import Settings
+    from onionwatch.settings import Settings, TorSettings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -56,6 +56,18 @@ def ensure_tor_ready(settings: Settings, state: LabState | None, timeout: float 
         if not health.ready:
             _say(f"waiting for Tor: {health.describe()}")
             control.wait_ready(timeout)
+
+
+def _tor_control(settings: Settings) -> TorSettings | None:
+    """The control port a ban may ask for a new identity through: configured, else the lab's."""
+    from onionwatch.settings import TorSettings
+
+    if settings.tor.control_port is not None:
+        return settings.tor
+    state = _lab_state(settings)
+    if state is None:
+        return None
+    return TorSettings(control_port=state.control_port, cookie_path=state.control_cookie)
 
 
 def _lab_state(settings: Settings) -> LabState | None:
@@ -173,7 +185,14 @@ def crawl(
     store = _open_store(settings)
     try:
         report = run_crawl(
-            targets, settings=settings, socks=socks_address, store=store, baseline=baseline, progress=_say
+            targets,
+            settings=settings,
+            socks=socks_address,
+            store=store,
+            baseline=baseline,
+            progress=_say,
+            # an explicit --socks names a Tor whose control port we do not know
+            tor_control=None if socks else _tor_control(settings),
         )
     finally:
         store.close()

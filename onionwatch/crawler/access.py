@@ -34,12 +34,14 @@ from scrapy.http import FormRequest
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import DeferredLock
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 
 from onionwatch.crawler.middlewares import is_text_type
 from onionwatch.crawler.pages.base import Page
 from onionwatch.crawler.pagestate import PageState, Verdict, classify
 from onionwatch.crawler.sessions import Account, SessionStore, login_form, session_established
 from onionwatch.errors import PageError
+from onionwatch.settings import TorSettings
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -70,8 +72,13 @@ class AccessControlMiddleware:
         max_wait_s: float = 120.0,
         default_wait_s: float = 5.0,
         maintenance_wait_s: float = 30.0,
+        tor_control: TorSettings | None = None,
+        max_newnyms: int = 1,
     ) -> None:
         self.crawler = crawler
+        self.tor_control = tor_control
+        self.max_newnyms = max_newnyms
+        self.newnyms = 0
         self.stats = stats
         self.accounts = accounts
         self.store = store
@@ -101,6 +108,8 @@ class AccessControlMiddleware:
             max_wait_s=settings.getfloat("ONIONWATCH_ACCESS_MAX_WAIT", 120.0),
             default_wait_s=settings.getfloat("ONIONWATCH_ACCESS_DEFAULT_WAIT", 5.0),
             maintenance_wait_s=settings.getfloat("ONIONWATCH_ACCESS_MAINTENANCE_WAIT", 30.0),
+            tor_control=settings.get("ONIONWATCH_TOR_CONTROL"),
+            max_newnyms=settings.getint("ONIONWATCH_MAX_NEWNYMS", 1),
         )
 
     def process_request(self, request: Request) -> None:
@@ -135,6 +144,8 @@ class AccessControlMiddleware:
             return await self._wait_and_retry(request, verdict, walls)
         if verdict.state is PageState.LOGIN:
             return await self._login_and_retry(request, page, verdict, walls)
+        if verdict.state is PageState.BANNED and await self._new_identity(request):
+            return self._again(request, walls)
         await self._ask_operator(request, page, verdict)
         return self._park(request)
 
@@ -152,6 +163,26 @@ class AccessControlMiddleware:
 
         await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
         return self._again(request, walls)
+
+    # -- ban --------------------------------------------------------------------------------------
+
+    async def _new_identity(self, request: Request) -> bool:
+        """A ban is the one reason to change circuits (NEWNYM, at most ``max_newnyms`` per crawl,
+        within Tor's rate limit); without a Tor control port the operator decides."""
+        if self.tor_control is None or self.newnyms >= self.max_newnyms:
+            return False
+        self.newnyms += 1
+        from onionwatch.crawler.torctl import request_new_identity
+
+        sent = await maybe_deferred_to_future(deferToThread(request_new_identity, self.tor_control))
+        self.stats.inc_value("tor/newnym" if sent else "tor/newnym_refused")
+        logger.warning(
+            "%s: ban page at %s; %s",
+            self._market(request),
+            request.url,
+            "new Tor identity (NEWNYM), asking again" if sent else "Tor refused a new identity",
+        )
+        return bool(sent)
 
     # -- login ------------------------------------------------------------------------------------
 

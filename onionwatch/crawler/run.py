@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from onionwatch.index.store import Store
-    from onionwatch.settings import MarketConfig, Settings
+    from onionwatch.settings import MarketConfig, Settings, TorSettings
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ class MarketReport:
     removed: int = 0
     #: times the crawl paused because Tor itself was down
     tor_outages: int = 0
+    #: new Tor identities asked for after a ban
+    tor_newnyms: int = 0
 
     @property
     def complete(self) -> bool:
@@ -150,6 +152,7 @@ def _market_report(crawler: Crawler, market: str) -> MarketReport:
         events={k.removeprefix("events/"): int(v) for k, v in stats.items() if k.startswith("events/")},
         stats=stats,
         tor_outages=int(stats.get("tor/outage/paused", 0)),
+        tor_newnyms=int(stats.get("tor/newnym", 0)),
     )
 
 
@@ -162,8 +165,12 @@ def crawl(
     baseline: bool = False,
     progress: Callable[[str], None] | None = None,
     extra_settings: dict[str, Any] | None = None,
+    tor_control: TorSettings | None = None,
 ) -> CrawlReport:
-    """Crawl every target through Tor at ``socks`` into ``store``; blocks until all are done."""
+    """Crawl every target through Tor at ``socks`` into ``store``; blocks until all are done.
+
+    ``tor_control`` (a control port, with cookie or password) lets a detected ban ask Tor for a new
+    identity; without it a ban stops the market for the operator."""
     from scrapy.crawler import CrawlerProcess
 
     from onionwatch.crawler.spiders.market import MarketSpider
@@ -177,7 +184,11 @@ def crawl(
             store=store,
             crawl_id=crawl_id,
             baseline=baseline,
-            extra={"ONIONWATCH_LOGINS": logins, **(extra_settings or {})},
+            extra={
+                "ONIONWATCH_LOGINS": logins,
+                "ONIONWATCH_TOR_CONTROL": tor_control,
+                **(extra_settings or {}),
+            },
         ),
     )
     crawlers: list[tuple[Crawler, str]] = []

@@ -178,3 +178,21 @@ def control_for(settings: TorSettings, lab_control: tuple[int, Path] | None = No
     if lab_control is not None:
         return TorControl(lab_control[0], cookie_path=lab_control[1])
     return None
+
+
+def request_new_identity(settings: TorSettings, *, max_wait: float = 10.0) -> bool:
+    """Blocking: NEWNYM now, or after Tor's rate-limit wait if that is at most ``max_wait`` seconds.
+
+    For a detected ban only (never on a timer). Run it off the reactor (``deferToThread``).
+    """
+    control = control_for(settings)
+    if control is None:
+        return False
+    with control:
+        wait = control.new_identity()
+        if wait == 0.0:
+            return True
+        if wait > max_wait:
+            return False
+        time.sleep(wait)
+        return control.new_identity() == 0.0

@@ -34,6 +34,8 @@ MARKETS: dict[str, list[str]] = {
     "gated": ["--gate", "ddos,captcha", "--queue-wait", "2"],
     # a login wall whose sessions last 12 pages: it expires again and again mid-crawl
     "expiring": ["--gate", "login", "--session-requests", "12"],
+    # the 6th page request meets a ban notice (as a flagged circuit would), once
+    "banned": ["--gate", "ban", "--ban-at", "6"],
 }
 
 
@@ -145,3 +147,47 @@ def test_session_expiry_is_recovered_without_losing_a_listing(gated_lab: LabStat
     assert _stat(result, "listing/dropped/not_a_listing") == 0
     assert result["errors"] == 0
     _assert_all_listings(gated_lab, "expiring", tmp_path)
+
+
+def test_a_ban_asks_tor_for_a_new_identity_and_loses_nothing(gated_lab: LabState, tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from stem.control import EventType
+
+    from onionwatch.lab.lab import controller
+
+    signals: list[str] = []
+    lock = threading.Lock()
+
+    def on_signal(event: Any) -> None:
+        with lock:
+            signals.append(str(event.signal))
+
+    env = {
+        **os.environ,
+        "ONIONWATCH_LAB__DIRECTORY": str(gated_lab.directory),
+        "ONIONWATCH_DATA_DIR": str(tmp_path),
+        "ONIONWATCH_CRAWL__ENRICH": "false",
+    }
+    with controller(gated_lab) as tor:
+        tor.add_event_listener(on_signal, EventType.SIGNAL)
+        out = subprocess.run(
+            [sys.executable, "-m", "onionwatch.cli", "crawl", "banned", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+            env=env,
+            check=False,
+        )
+        tor.remove_event_listener(on_signal)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)[0]
+    assert report["finish_reason"] == "finished"
+    assert report["tor_newnyms"] == 1
+    assert "NEWNYM" in signals  # the client tor really received it
+    truth = load_truth(gated_lab.directory / "markets" / "banned")
+    with SqliteStore(tmp_path / "onionwatch.sqlite") as store:
+        result = compare(store, truth)
+    assert result.missing == [] and result.matched == result.expected

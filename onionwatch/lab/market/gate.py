@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 ACCOUNT_FILE = "account.json"
 CAPTCHA_ANSWER_FILE = "captcha_answer"
-GATE_PARTS = frozenset({"ddos", "login", "captcha"})
+GATE_PARTS = frozenset({"ddos", "login", "captcha", "ban"})
 CAPTCHA_DIGITS = 5
 
 
@@ -54,6 +54,10 @@ class GateConfig:
     #: ... or after this many page requests (None: no limit)
     session_requests: int | None = None
     username: str = "labbuyer"
+    #: "ban": the page request with this number gets a ban notice, once (as a circuit flagged by an
+    #: anti-bot system would); the market's own pages come back after that
+    ban: bool = False
+    ban_at: int = 5
 
     @classmethod
     def parse(
@@ -63,6 +67,7 @@ class GateConfig:
         queue_wait_s: float = 3.0,
         session_ttl_s: float | None = None,
         session_requests: int | None = None,
+        ban_at: int = 5,
     ) -> GateConfig:
         """``"ddos,login,captcha"`` -> a config; the captcha lives on the login form, so it implies login."""
         parts = {p.strip() for p in spec.split(",") if p.strip()}
@@ -77,11 +82,13 @@ class GateConfig:
             queue_wait_s=queue_wait_s,
             session_ttl_s=session_ttl_s,
             session_requests=session_requests,
+            ban="ban" in parts,
+            ban_at=ban_at,
         )
 
     @property
     def enabled(self) -> bool:
-        return self.ddos or self.login
+        return self.ddos or self.login or self.ban
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class _State:
     sessions: dict[str, _Session] = field(default_factory=dict)
     captchas: dict[str, str] = field(default_factory=dict)  # cid -> answer
     trusted: set[str] = field(default_factory=set)
+    pages: int = 0  # page requests seen (for the one-time ban)
 
 
 class Gate:
@@ -134,6 +142,10 @@ class Gate:
         self, method: str, path: str, query: str, cookies: Mapping[str, str], form: Mapping[str, str]
     ) -> Reply | None:
         with self._lock:
+            if self.config.ban:
+                self._state.pages += 1
+                if self._state.pages == self.config.ban_at:
+                    return _ban_notice()
             if self.config.ddos:
                 queued = self._queue(cookies)
                 if queued is not None:
@@ -354,3 +366,11 @@ def captcha_png(digits: str, *, scale: int = 4, seed: int | None = None) -> byte
         + chunk(b"IDAT", zlib.compress(raw, 9))
         + chunk(b"IEND", b"")
     )
+
+
+def _ban_notice() -> Reply:
+    body = b"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Access denied</title></head>
+<body><h1>Access denied</h1><p>You have been banned. Strike 3 of 3: this connection was flagged
+by our guard. Security breach attempt logged.</p></body></html>"""
+    return Reply(HTTPStatus.FORBIDDEN, body)

@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         "--engine", choices=sorted(ENGINES), help="page layout and URL scheme (default: the market's own)"
     )
     parser.add_argument(
-        "--gate", default="", help="access control in front of the market: any of ddos,login,captcha"
+        "--gate", default="", help="access control in front of the market: any of ddos,login,captcha,ban"
     )
+    parser.add_argument("--ban-at", type=int, default=5, help="with ban: the page request that is banned")
     parser.add_argument("--queue-wait", type=float, default=3.0, help="seconds a DDoS-queue visitor waits")
     parser.add_argument("--session-ttl", type=float, default=None, help="seconds a login session lasts")
     parser.add_argument("--session-requests", type=int, default=None, help="pages a login session lasts")
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             queue_wait_s=args.queue_wait,
             session_ttl_s=args.session_ttl,
             session_requests=args.session_requests,
+            ban_at=args.ban_at,
         )
     except ValueError as exc:
         parser.error(str(exc))

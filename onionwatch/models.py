@@ -80,6 +80,9 @@ class Listing(_Strict):
     ships_to: tuple[str, ...] = ()
     category: str | None = None
     stock: int | None = Field(default=None, ge=0)
+    #: the market's own displayed rates: the value of one coin (BTC, XMR, ...) in each currency,
+    #: e.g. {"BTC": {"USD": 97250}}; preferred over any table for converting this listing's prices
+    exchange_rates: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
     crawled_at: UtcDatetime
     page_sha256: Sha256Hex
 

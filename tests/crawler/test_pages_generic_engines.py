@@ -72,3 +72,19 @@ def test_generic_extractor_reads_continental_euro_amounts() -> None:
     listing = extract_listing(_page(engine, pricey))
     assert listing.price is not None
     assert (listing.price.amount, listing.price.currency) == (Decimal("2500.00"), "EUR")
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_page_objects_and_generic_keep_the_markets_displayed_rates(name: str) -> None:
+    from onionwatch.crawler.engines import engine_pages
+    from onionwatch.lab.market.catalogue import BTC_USD, XMR_USD
+
+    engine = _engine(name)
+    page = _page(engine, engine.catalogue.listings[0])
+    shown = {
+        "nightshade": {"BTC": BTC_USD, "XMR": XMR_USD},
+        "bazaar": {"BTC": BTC_USD},
+        "kraken": {"XMR": XMR_USD},
+    }
+    for listing in (engine_pages(name).listing(page), extract_listing(page)):
+        assert {coin: rates["USD"] for coin, rates in listing.exchange_rates.items()} == shown[name]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from parsel import Selector
+
 from onionwatch.models import Money
 
 _SPACE = re.compile(r"\s+")
@@ -84,3 +86,51 @@ def parse_count(text: str | None) -> int | None:
         return None
     match = re.search(r"\d[\d,]*", text)
     return int(match.group(0).replace(",", "")) if match else None
+
+
+_COINS = "BTC|XMR|LTC|ETH"
+_RATE_PATTERNS = (
+    # "1 BTC = 97,250.00 USD", "1 XMR = €150"
+    re.compile(
+        rf"\b1\s*(?P<coin>{_COINS})\s*[=:≈]\s*(?P<pre>{_SYMBOLS})?\s*(?P<n>{_NUMBER})\s*(?P<post>{_CODES})?\b",
+        re.I,
+    ),
+    # "BTC/USD 97250.00", "XMR/EUR: 150"
+    re.compile(rf"\b(?P<coin>{_COINS})\s*/\s*(?P<post>{_CODES})\s*:?\s*(?P<n>{_NUMBER})", re.I),
+    # "XMR $162.40" (a ticker); not "0.31 XMR $51" (an amount in coins followed by a price)
+    re.compile(
+        rf"(?<![\d.,]\s)(?<![\d.,])\b(?P<coin>{_COINS})\s+(?P<pre>{_SYMBOLS})\s*(?P<n>{_NUMBER})", re.I
+    ),
+)
+
+
+def parse_rates(text: str | None) -> dict[str, dict[str, Decimal]]:
+    """Exchange rates a market displays: ``{"BTC": {"USD": Decimal("97250.00")}}``.
+
+    Only explicit rate notations count; an amount in coins next to a price is not a rate.
+    """
+    rates: dict[str, dict[str, Decimal]] = {}
+    if not text:
+        return rates
+    for pattern in _RATE_PATTERNS:
+        for match in pattern.finditer(text):
+            groups = match.groupdict()
+            marker = groups.get("post") or groups.get("pre")
+            if not marker:
+                continue
+            currency = CURRENCY_SYMBOLS.get(marker.lower(), marker.upper())
+            try:
+                value = _decimal(groups["n"])
+            except InvalidOperation:
+                continue
+            coin = groups["coin"].upper()
+            if value >= 1 and currency != coin:  # one coin is worth more than one unit of fiat
+                rates.setdefault(coin, {}).setdefault(currency, value)
+    return rates
+
+
+def page_rates(selector: Selector) -> dict[str, dict[str, Decimal]]:
+    """Rates shown anywhere in a page's visible text (headers, sidebars, tickers)."""
+    return parse_rates(
+        " ".join(selector.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+    )

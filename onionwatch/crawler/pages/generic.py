@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lxml import html as lxml_html  # type: ignore[import-untyped]
+from lxml import html as lxml_html
 
 from onionwatch.crawler.pages.base import Page
+from onionwatch.crawler.pages.fields import page_rates
 from onionwatch.errors import PageError
 from onionwatch.extractors.prices import find_prices
 from onionwatch.extractors.vendors import clean_handle
@@ -467,5 +468,6 @@ def extract_listing(page: Page) -> Listing:
         ships_from=extract_place(root, "ships_from"),
         ships_to=extract_ships_to(root),
         crawled_at=page.crawled_at,
+        exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
     )

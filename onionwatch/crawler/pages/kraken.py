@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urljoin
 
 from onionwatch.crawler.pages.base import CategoryPage, Page
-from onionwatch.crawler.pages.fields import clean_text, parse_count, parse_money, split_list
+from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
 from onionwatch.models import Listing
 
@@ -92,5 +92,6 @@ def parse_listing(page: Page) -> Listing:
         category=_fact(page, "category"),
         stock=parse_count(_fact(page, "stock")),
         crawled_at=page.crawled_at,
+        exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
     )

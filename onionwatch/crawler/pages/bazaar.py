@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urljoin
 
 from onionwatch.crawler.pages.base import CategoryPage, Page
+from onionwatch.crawler.pages.declarative import category_page, first, links, require
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
 from onionwatch.models import Listing, Money
@@ -41,15 +41,6 @@ HOME = {"category_links": "td.menu a::attr(href)"}
 _EURO = re.compile(r"(?P<n>\d{1,3}(?:\.\d{3})*,\d{2})\s*€")
 
 
-def _require(page: Page, marker: str, kind: str) -> None:
-    if not page.selector.css(marker):
-        raise PageError(f"{page.url} is not a Bazaar {kind} page (no {marker!r})")
-
-
-def _first(page: Page, query: str) -> str | None:
-    return clean_text(page.selector.css(query).get())
-
-
 def _text(page: Page, query: str) -> str | None:
     return clean_text(" ".join(page.selector.css(query).css("::text").getall()))
 
@@ -73,24 +64,19 @@ def parse_price(text: str | None) -> Money | None:
 
 
 def parse_home(page: Page) -> tuple[str, ...]:
-    links = page.selector.css(HOME["category_links"]).getall()
-    return tuple(dict.fromkeys(urljoin(page.url, href) for href in links))
+    return links(page, page.selector.css(HOME["category_links"]).getall())
 
 
 def parse_category(page: Page) -> CategoryPage:
-    _require(page, CATEGORY["marker"], "category")
-    links = page.selector.css(CATEGORY["listing_links"]).getall()
-    next_href = page.selector.xpath(CATEGORY["next"]).get()
-    return CategoryPage(
-        listing_urls=tuple(urljoin(page.url, href) for href in links),
-        next_url=urljoin(page.url, next_href) if next_href else None,
-    )
+    require(page, CATEGORY["marker"], "Bazaar category")
+    listing_hrefs = page.selector.css(CATEGORY["listing_links"]).getall()
+    return category_page(page, listing_hrefs, page.selector.xpath(CATEGORY["next"]).get())
 
 
 def parse_listing(page: Page) -> Listing:
-    _require(page, LISTING["marker"], "listing")
-    title = _first(page, LISTING["title"])
-    listing_id = _first(page, LISTING["listing_id"])
+    require(page, LISTING["marker"], "Bazaar listing")
+    title = first(page, LISTING["title"])
+    listing_id = first(page, LISTING["listing_id"])
     if not title or not listing_id:
         raise PageError(f"{page.url}: listing page without title or id")
     offers = [
@@ -105,7 +91,7 @@ def parse_listing(page: Page) -> Listing:
         url=page.url,
         title=title,
         description="\n".join(line for line in lines if line) or None,
-        vendor=_first(page, LISTING["vendor"]),
+        vendor=first(page, LISTING["vendor"]),
         price_text=" / ".join(o for o in offers if o) or price_line,
         price=parse_price(price_line),
         ships_from=_fact(page, "ships_from"),

@@ -7,9 +7,8 @@ shown it is the kind asked for.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from onionwatch.crawler.pages.base import CategoryPage, Page
+from onionwatch.crawler.pages.declarative import category_page, first, links, require
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
 from onionwatch.models import Listing
@@ -34,17 +33,8 @@ CATEGORY = {
 HOME = {"category_links": "nav.chips a.chip::attr(href)"}
 
 
-def _require(page: Page, marker: str, kind: str) -> None:
-    if not page.selector.css(marker):
-        raise PageError(f"{page.url} is not a Kraken {kind} page (no {marker!r})")
-
-
-def _first(page: Page, query: str) -> str | None:
-    return clean_text(page.selector.css(query).get())
-
-
 def _fact(page: Page, field: str) -> str | None:
-    return _first(page, f'ul.facts li[data-fact="{FACTS[field]}"] span.facts__v::text')
+    return first(page, f'ul.facts li[data-fact="{FACTS[field]}"] span.facts__v::text')
 
 
 def _description(page: Page) -> str | None:
@@ -56,35 +46,30 @@ def _description(page: Page) -> str | None:
 
 
 def parse_home(page: Page) -> tuple[str, ...]:
-    links = page.selector.css(HOME["category_links"]).getall()
-    return tuple(dict.fromkeys(urljoin(page.url, href) for href in links))
+    return links(page, page.selector.css(HOME["category_links"]).getall())
 
 
 def parse_category(page: Page) -> CategoryPage:
-    _require(page, CATEGORY["marker"], "category")
-    links = page.selector.css(CATEGORY["listing_links"]).getall()
-    next_href = page.selector.css(CATEGORY["next"]).get()
-    return CategoryPage(
-        listing_urls=tuple(urljoin(page.url, href) for href in links),
-        next_url=urljoin(page.url, next_href) if next_href else None,
-    )
+    require(page, CATEGORY["marker"], "Kraken category")
+    listing_hrefs = page.selector.css(CATEGORY["listing_links"]).getall()
+    return category_page(page, listing_hrefs, page.selector.css(CATEGORY["next"]).get())
 
 
 def parse_listing(page: Page) -> Listing:
-    _require(page, LISTING["marker"], "listing")
-    title = _first(page, LISTING["title"])
-    listing_id = _first(page, LISTING["listing_id"])
+    require(page, LISTING["marker"], "Kraken listing")
+    title = first(page, LISTING["title"])
+    listing_id = first(page, LISTING["listing_id"])
     if not title or not listing_id:
         raise PageError(f"{page.url}: listing page without title or id")
     tiers = [clean_text(t) for t in page.selector.css(LISTING["tiers"]).getall()]
-    price_line = _first(page, LISTING["price"])
+    price_line = first(page, LISTING["price"])
     return Listing(
         market=page.market,
         listing_id=listing_id,
         url=page.url,
         title=title,
         description=_description(page),
-        vendor=_first(page, LISTING["vendor"]),
+        vendor=first(page, LISTING["vendor"]),
         price_text=" / ".join(t for t in tiers if t) or price_line,
         price=parse_money(price_line),
         ships_from=_fact(page, "ships_from"),

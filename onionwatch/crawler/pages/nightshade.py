@@ -6,9 +6,8 @@ validate that the page is the kind asked for before reading anything.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from onionwatch.crawler.pages.base import CategoryPage, Page
+from onionwatch.crawler.pages.declarative import category_page, first, links, require
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
 from onionwatch.models import Listing
@@ -34,34 +33,20 @@ CATEGORY = {
 HOME = {"category_links": "ul.sidebar a::attr(href)"}
 
 
-def _require(page: Page, marker: str, kind: str) -> None:
-    if not page.selector.css(marker):
-        raise PageError(f"{page.url} is not a Nightshade {kind} page (no {marker!r})")
-
-
-def _first(page: Page, query: str) -> str | None:
-    return clean_text(page.selector.css(query).get())
-
-
 def parse_home(page: Page) -> tuple[str, ...]:
-    links = page.selector.css(HOME["category_links"]).getall()
-    return tuple(dict.fromkeys(urljoin(page.url, href) for href in links))
+    return links(page, page.selector.css(HOME["category_links"]).getall())
 
 
 def parse_category(page: Page) -> CategoryPage:
-    _require(page, CATEGORY["marker"], "category")
-    links = page.selector.css(CATEGORY["listing_links"]).getall()
-    next_href = page.selector.css(CATEGORY["next"]).get()
-    return CategoryPage(
-        listing_urls=tuple(urljoin(page.url, href) for href in links),
-        next_url=urljoin(page.url, next_href) if next_href else None,
-    )
+    require(page, CATEGORY["marker"], "Nightshade category")
+    listing_hrefs = page.selector.css(CATEGORY["listing_links"]).getall()
+    return category_page(page, listing_hrefs, page.selector.css(CATEGORY["next"]).get())
 
 
 def parse_listing(page: Page) -> Listing:
-    _require(page, LISTING["marker"], "listing")
-    title = _first(page, LISTING["title"])
-    listing_id = _first(page, LISTING["listing_id"])
+    require(page, LISTING["marker"], "Nightshade listing")
+    title = first(page, LISTING["title"])
+    listing_id = first(page, LISTING["listing_id"])
     if not title or not listing_id:
         raise PageError(f"{page.url}: listing page without title or id")
     price_text = " / ".join(
@@ -78,13 +63,13 @@ def parse_listing(page: Page) -> Listing:
         url=page.url,
         title=title,
         description="\n".join(p for p in paragraphs if p) or None,
-        vendor=_first(page, LISTING["vendor"]),
-        price_text=price_text or _first(page, LISTING["price"]),
-        price=parse_money(_first(page, LISTING["price"])),
-        ships_from=_first(page, LISTING["ships_from"]),
-        ships_to=split_list(_first(page, LISTING["ships_to"])),
-        category=_first(page, LISTING["category"]),
-        stock=parse_count(_first(page, LISTING["stock"])),
+        vendor=first(page, LISTING["vendor"]),
+        price_text=price_text or first(page, LISTING["price"]),
+        price=parse_money(first(page, LISTING["price"])),
+        ships_from=first(page, LISTING["ships_from"]),
+        ships_to=split_list(first(page, LISTING["ships_to"])),
+        category=first(page, LISTING["category"]),
+        stock=parse_count(first(page, LISTING["stock"])),
         crawled_at=page.crawled_at,
         exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,

@@ -60,13 +60,17 @@ _COMMON_TORRC = (
     "V3AuthNIntervalsValid 2",
     "TestingDirAuthVoteExit *",
     "TestingDirAuthVoteGuard *",
-    "TestingDirAuthVoteHSDir *",
     "TestingMinExitFlagThreshold 0",
     "ShutdownWaitLength 0",
     "RunAsDaemon 0",
     "Log notice stdout",
 )
 _RELAY_TORRC = ("Address 127.0.0.1", "SocksPort 0", "ContactInfo onionwatch-lab@localhost")
+# Only the authorities are directory caches (and so HSDirs). In the network's first minute every
+# relay republishes its descriptor as it self-tests, the consensus changes every 5 s, and a relay
+# cache lags its authorities by a second or two; a client or onion service that asks a lagging
+# cache for microdescriptors retries only 10 s later. Authorities always serve what they voted.
+_NON_CACHE_TORRC = ("DirCache 0",)
 _AUTHORITY_TORRC = (
     "AuthoritativeDirectory 1",
     "V3AuthoritativeDirectory 1",
@@ -78,11 +82,16 @@ _AUTHORITY_TORRC = (
     "V3AuthVoteDelay 2",
     "TestingV3AuthInitialDistDelay 2",
     "V3AuthDistDelay 2",
+    # Vote Running for every relay with a descriptor instead of waiting for reachability tests (run
+    # every 10 s on a subset of relays): on loopback every relay is reachable, and the first
+    # consensus then lists every relay that published in time. The lab watches its pids itself.
+    "AuthDirTestReachability 0",
 )
-_MIDDLE_TORRC = ("ExitRelay 0", "ExitPolicy reject *:*")
+_MIDDLE_TORRC = (*_NON_CACHE_TORRC, "ExitRelay 0", "ExitPolicy reject *:*")
 # A loopback-only exit policy is summarized as "reject all" in microdescriptors and clients then
 # find no exit; accepting *:* keeps the summary honest (notes/tornet.md).
 _EXIT_TORRC = (
+    *_NON_CACHE_TORRC,
     "ExitRelay 1",
     "ExitPolicyRejectPrivate 0",
     "ExitPolicyRejectLocalInterfaces 0",
@@ -210,7 +219,8 @@ def plan_nodes(
         + [(f"exit{i}", f"exit{i}", Kind.EXIT) for i in range(exits)]
     )
     for role, nickname, kind in relays:
-        nodes.append(TorNode(role, nickname, kind, or_port=ports.take(), dir_port=ports.take()))
+        dir_port = ports.take() if kind is Kind.AUTHORITY else None
+        nodes.append(TorNode(role, nickname, kind, or_port=ports.take(), dir_port=dir_port))
     nodes.append(TorNode("onion", "onion", Kind.ONION, control_port=ports.take()))
     nodes.append(TorNode("client", "client", Kind.CLIENT, control_port=ports.take(), socks_port=ports.take()))
     return nodes
@@ -318,15 +328,28 @@ def render_torrc(
     data_dir: Path,
     key_dir: Path | None,
     authorities: Sequence[str],
+    hsdirs: Sequence[str] = (),
     services: Mapping[Path, int] | None = None,
 ) -> str:
-    """The torrc of one role; ``services`` maps each HiddenServiceDir to its backend port."""
-    lines = [*_COMMON_TORRC, f"DataDirectory {data_dir}", f"Nickname {node.nickname}"]
+    """The torrc of one role.
+
+    ``authorities`` are the DirAuthority lines, ``hsdirs`` the fingerprints the authorities vote
+    HSDir, ``services`` maps each HiddenServiceDir to its backend port.
+    """
+    lines = [
+        *_COMMON_TORRC,
+        f"DataDirectory {data_dir}",
+        f"Nickname {node.nickname}",
+    ]
     if key_dir is not None:
         lines.append(f"KeyDirectory {key_dir}")
     lines += authorities
     if node.is_relay:
-        lines += [*_RELAY_TORRC, f"ORPort {node.or_port}", f"DirPort {node.dir_port}"]
+        lines += [*_RELAY_TORRC, f"ORPort {node.or_port}"]
+    if node.dir_port is not None:
+        lines.append(f"DirPort {node.dir_port}")
+    if node.kind is Kind.AUTHORITY:
+        lines.append(f"TestingDirAuthVoteHSDir {','.join(f'${fp}' for fp in hsdirs) or '*'}")
     lines += {
         Kind.AUTHORITY: _AUTHORITY_TORRC,
         Kind.MIDDLE: _MIDDLE_TORRC,
@@ -490,26 +513,41 @@ def stop_pids(pids: Mapping[str, int], marker: str, grace: float = STOP_GRACE) -
 # --- readiness ---------------------------------------------------------------------------------
 
 
-def running_relays(dir_port: int) -> set[str] | None:
-    """Nicknames an authority's current consensus lists as ``Running Valid`` (None: no consensus yet)."""
-    url = f"http://127.0.0.1:{dir_port}/tor/status-vote/current/consensus-microdesc"
+@dataclass(frozen=True)
+class Consensus:
+    """The parts of a microdescriptor consensus the launch waits on."""
+
+    valid_after: str
+    #: nicknames listed ``Running Valid``
+    running: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Consensus:
+        valid_after, nickname = "", None
+        running: set[str] = set()
+        for line in text.splitlines():
+            key, _, rest = line.partition(" ")
+            if key == "valid-after":
+                valid_after = rest
+            elif key == "r":
+                nickname = rest.split()[0]
+            elif key == "s" and nickname is not None and {"Running", "Valid"} <= set(rest.split()):
+                running.add(nickname)
+        return cls(valid_after, frozenset(running))
+
+
+def _dir_get(http: httpx.Client, dir_port: int, path: str) -> str | None:
     try:
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
-            response = http.get(url)
+        response = http.get(f"http://127.0.0.1:{dir_port}{path}")
     except httpx.HTTPError:
         return None
-    if response.status_code != 200:
-        return None
-    running: set[str] = set()
-    nickname = None
-    for line in response.text.splitlines():
-        if line.startswith("r "):
-            nickname = line.split()[1]
-        elif line.startswith("s ") and nickname is not None:
-            flags = set(line.split()[1:])
-            if {"Running", "Valid"} <= flags:
-                running.add(nickname)
-    return running
+    return response.text if response.status_code == 200 else None
+
+
+def fetch_consensus(http: httpx.Client, dir_port: int) -> Consensus | None:
+    """The microdescriptor consensus a directory serves (None: it has none yet)."""
+    text = _dir_get(http, dir_port, "/tor/status-vote/current/consensus-microdesc")
+    return Consensus.parse(text) if text else None
 
 
 def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
@@ -663,6 +701,7 @@ class TorNetwork:
                 data_dir=private_dir(self.data_dir(node)),
                 key_dir=self.key_dir(node) if node.is_relay else None,
                 authorities=dir_authorities,
+                hsdirs=list(fingerprints.values()),
                 services=services if node.kind is Kind.ONION else None,
             )
             torrc = self.directory / "tor" / node.role / "torrc"
@@ -683,24 +722,20 @@ class TorNetwork:
     def wait_consensus(self, deadline: Deadline) -> None:
         """Poll an authority's consensus until every relay is listed ``Running Valid``."""
         expected = {n.nickname for n in self.relays}
-        dir_port = self.relays[0].dir_port or 0
+        watch = self._processes.check_alive
         seen = -1
+        with httpx.Client(trust_env=False, timeout=2.0) as http:
 
-        def check() -> bool | None:
-            nonlocal seen
-            running = running_relays(dir_port) or set()
-            count = len(running & expected)
-            if count != seen:
-                seen = count
-                self._progress(f"consensus: {count}/{len(expected)} relays running")
-            return True if count == len(expected) else None
+            def complete() -> Consensus | None:
+                nonlocal seen
+                consensus = fetch_consensus(http, self.relays[0].dir_port or 0)
+                count = len(expected & consensus.running) if consensus else 0
+                if count != seen:
+                    seen = count
+                    self._progress(f"consensus: {count}/{len(expected)} relays running")
+                return consensus if count == len(expected) else None
 
-        wait_for(
-            "a consensus listing every relay as Running Valid",
-            check,
-            deadline,
-            watch=self._processes.check_alive,
-        )
+            wait_for("a consensus listing every relay as Running Valid", complete, deadline, watch=watch)
 
     # -- stage 2: the onion-service and client tors until both are usable
 

@@ -19,6 +19,7 @@ import pytest
 
 from onionwatch.errors import LabError
 from onionwatch.lab.lab import PIDS_FILE, STATE_FILE, Lab, LabState, controller
+from onionwatch.lab.market import MARKET_NAMES
 from onionwatch.lab.network import (
     Deadline,
     Kind,
@@ -60,11 +61,13 @@ def _render(node: TorNode, **kwargs: object) -> list[str]:
 
 
 def test_exit_torrc_accepts_loopback_then_everything() -> None:
-    lines = _render(TorNode("exit0", "exit0", Kind.EXIT, or_port=1, dir_port=2))
+    lines = _render(TorNode("exit0", "exit0", Kind.EXIT, or_port=1))
     policies = [line for line in lines if line.startswith("ExitPolicy ")]
     # Order matters: a loopback-only policy is summarized as "reject all" and clients find no exit.
     assert policies == ["ExitPolicy accept 127.0.0.0/8:*", "ExitPolicy accept *:*", "ExitPolicy reject *:*"]
-    assert "ExitPolicyRejectPrivate 0" in lines and "ORPort 1" in lines and "DirPort 2" in lines
+    assert "ExitPolicyRejectPrivate 0" in lines and "ORPort 1" in lines
+    # Only authorities are directory caches: no client ever asks a relay that lags behind them.
+    assert "DirCache 0" in lines and not any(line.startswith("DirPort") for line in lines)
     assert "TestingTorNetwork 1" in lines and "DirAuthority a" in lines
 
 
@@ -86,8 +89,10 @@ def test_client_torrc_listens_on_loopback_only() -> None:
 
 
 def test_authority_torrc_votes_fast_and_never_exits() -> None:
-    lines = _render(TorNode("auth0", "auth0", Kind.AUTHORITY, or_port=1, dir_port=2))
+    lines = _render(TorNode("auth0", "auth0", Kind.AUTHORITY, or_port=1, dir_port=2), hsdirs=["AB", "CD"])
     assert {"V3AuthoritativeDirectory 1", "ExitRelay 0", "TestingV3AuthInitialVotingInterval 5"} <= set(lines)
+    assert {"DirPort 2", "TestingDirAuthVoteHSDir $AB,$CD", "AuthDirTestReachability 0"} <= set(lines)
+    assert "DirCache 0" not in lines
 
 
 def test_ports_skip_busy_ones_and_stay_held_until_released() -> None:
@@ -116,7 +121,8 @@ def test_plan_has_every_role_with_distinct_ports() -> None:
     roles = [n.role for n in nodes]
     assert roles == ["auth0", "auth1", "auth2", "relay-middle0", "exit0", "exit1", "onion", "client"]
     used = [p for n in nodes for p in (n.or_port, n.dir_port, n.control_port, n.socks_port) if p]
-    assert len(used) == len(set(used)) == 6 * 2 + 1 + 2
+    # OR ports for 6 relays, DirPorts for the 3 authorities, onion control, client control + SOCKS.
+    assert len(used) == len(set(used)) == 6 + 3 + 1 + 2
 
 
 def test_authority_certificate_with_a_dir_address_is_renewed(tmp_path: Path) -> None:
@@ -212,20 +218,24 @@ def test_up_fetch_down_and_up_again_with_the_same_onion(tmp_path: Path) -> None:
         assert recorded == state
         assert not (directory / PIDS_FILE).exists()
         assert "alive" not in json.loads((directory / STATE_FILE).read_text())
-        market = state.markets["nightshade"]
-        assert re.fullmatch(r"[a-z2-7]{56}\.onion", market.onion)
-        assert market.url == f"http://{market.onion}/"
+        assert set(state.markets) == set(MARKET_NAMES)
+        for market in state.markets.values():
+            assert re.fullmatch(r"[a-z2-7]{56}\.onion", market.onion)
+            assert market.url == f"http://{market.onion}/"
+        onions = {name: market.onion for name, market in state.markets.items()}
+        assert len(set(onions.values())) == len(MARKET_NAMES)
         assert state.control_cookie.is_file() and state.started_at.utcoffset() is not None
         tors = {"auth0", "auth1", "auth2", "relay-middle0", "exit0", "exit1", "onion", "client"}
-        assert set(state.pids) == {*tors, "market-nightshade"}
+        assert set(state.pids) == tors | {f"market-{name}" for name in MARKET_NAMES}
         assert all(pid_alive(pid) for pid in state.pids.values())
         assert 0 < state.ready_seconds < 120
         assert "consensus: 6/6 relays running" in messages
-        assert "client bootstrapped 100%" in messages and "onion descriptors uploaded 1/1" in messages
+        n = len(MARKET_NAMES)
+        assert "client bootstrapped 100%" in messages and f"onion descriptors uploaded {n}/{n}" in messages
 
-        # A real fetch through the client's SOCKS port, and the client's control port answers.
-        response = fetch_healthz(state, "nightshade")
-        assert response.status_code == 200
+        # A real fetch through the client's SOCKS port for every market, and the control port answers.
+        for name in MARKET_NAMES:
+            assert fetch_healthz(state, name).status_code == 200
         with controller(state) as ctl:
             assert "PROGRESS=100" in ctl.get_info("status/bootstrap-phase")
 
@@ -237,15 +247,15 @@ def test_up_fetch_down_and_up_again_with_the_same_onion(tmp_path: Path) -> None:
         assert all(pid_alive(pid) for pid in state.pids.values())  # the refused `up` touched nothing
     finally:
         stopped = lab.down()
-    assert len(stopped) == 9
+    assert sorted(stopped) == sorted(state.pids)
     assert_all_gone(directory, state.pids)
     assert Lab.status(directory) is None
     assert lab.down() == []  # idempotent
 
-    # Keys are reused: same onion address, same authority identities.
+    # Keys are reused: same onion addresses, same authority identities.
     with Lab(directory, base_port=BASE_PORT) as again:
-        assert again.markets["nightshade"].onion == market.onion
-        assert fetch_healthz(again, "nightshade").status_code == 200
+        assert {name: market.onion for name, market in again.markets.items()} == onions
+        assert fetch_healthz(again, MARKET_NAMES[0]).status_code == 200
     assert_all_gone(directory, again.pids)
 
 

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -49,6 +50,13 @@ T = TypeVar("T")
 POLL_INTERVAL = 0.1
 #: how long a process gets between SIGTERM and SIGKILL
 STOP_GRACE = 5.0
+#: seconds between consensuses (tor's minimum with 2 s vote and distribution delays); also the
+#: first interval, so that exactly one first consensus can be scheduled (see voting_schedule)
+VOTING_INTERVAL = 10
+#: the first consensus is scheduled this long after the authorities and relays start: relays
+#: publish their descriptors about 1.5 s after they start and authorities vote 4 s before a
+#: consensus, so earlier consensuses miss relays (and the next comes only 10 s later)
+FIRST_CONSENSUS_LEAD = 7.0
 #: lifetime of an authority's signing certificate; renewed a month before it ends
 CERT_MONTHS = 12
 
@@ -76,8 +84,7 @@ _AUTHORITY_TORRC = (
     "V3AuthoritativeDirectory 1",
     "ExitRelay 0",
     "ExitPolicy reject *:*",
-    "TestingV3AuthInitialVotingInterval 5",
-    "V3AuthVotingInterval 10",
+    f"V3AuthVotingInterval {VOTING_INTERVAL}",
     "TestingV3AuthInitialVoteDelay 2",
     "V3AuthVoteDelay 2",
     "TestingV3AuthInitialDistDelay 2",
@@ -311,6 +318,20 @@ def relay_fingerprints(tor: str, key_dirs: Mapping[str, Path], scratch: Path) ->
 
 
 # --- torrc -------------------------------------------------------------------------------------
+
+
+def voting_schedule(first_valid_after: float) -> list[str]:
+    """Authority torrc lines that put the first consensus' valid-after at ``first_valid_after``.
+
+    Valid-after times sit on a grid of ``VOTING_INTERVAL`` seconds from midnight UTC, shifted by
+    TestingV3AuthVotingStartOffset. Left to the wall clock, the first consensus came 4-9 s after
+    launch: too early, it misses relays and the complete one follows 10 s later.
+    """
+    at = math.ceil(first_valid_after)
+    return [
+        f"TestingV3AuthInitialVotingInterval {VOTING_INTERVAL}",
+        f"TestingV3AuthVotingStartOffset {at % VOTING_INTERVAL}",
+    ]
 
 
 def dir_authority_lines(nodes: Sequence[TorNode], identities: Mapping[str, AuthorityIdentity]) -> list[str]:
@@ -715,6 +736,11 @@ class TorNetwork:
     # -- stage 1: authorities and relays until the consensus lists them all
 
     def start_relays(self) -> None:
+        schedule = voting_schedule(time.time() + FIRST_CONSENSUS_LEAD)
+        for node in self.relays:
+            if node.kind is Kind.AUTHORITY:
+                torrc = self._torrcs[node.role]
+                torrc.write_text(torrc.read_text() + "\n".join(schedule) + "\n")
         for node in self.relays:
             self._start(node)
         self._progress(f"authorities and relays started ({len(self.relays)} tors)")

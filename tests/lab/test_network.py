@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,7 @@ from onionwatch.lab.network import (
     plan_nodes,
     render_torrc,
     stop_pids,
+    voting_schedule,
     wait_for,
 )
 
@@ -90,9 +92,22 @@ def test_client_torrc_listens_on_loopback_only() -> None:
 
 def test_authority_torrc_votes_fast_and_never_exits() -> None:
     lines = _render(TorNode("auth0", "auth0", Kind.AUTHORITY, or_port=1, dir_port=2), hsdirs=["AB", "CD"])
-    assert {"V3AuthoritativeDirectory 1", "ExitRelay 0", "TestingV3AuthInitialVotingInterval 5"} <= set(lines)
+    assert {"V3AuthoritativeDirectory 1", "ExitRelay 0", "V3AuthVotingInterval 10"} <= set(lines)
     assert {"DirPort 2", "TestingDirAuthVoteHSDir $AB,$CD", "AuthDirTestReachability 0"} <= set(lines)
     assert "DirCache 0" not in lines
+
+
+def test_first_consensus_is_scheduled_on_the_voting_grid() -> None:
+    # Valid-after times sit every 10 s from midnight UTC, shifted by the offset: 12:00:07 -> 7.
+    noon = datetime(2026, 11, 28, 12, 0, 7, tzinfo=UTC).timestamp()
+    assert voting_schedule(noon) == [
+        "TestingV3AuthInitialVotingInterval 10",
+        "TestingV3AuthVotingStartOffset 7",
+    ]
+    assert voting_schedule(noon + 0.2) == [
+        "TestingV3AuthInitialVotingInterval 10",
+        "TestingV3AuthVotingStartOffset 8",  # never earlier than asked
+    ]
 
 
 def test_ports_skip_busy_ones_and_stay_held_until_released() -> None:

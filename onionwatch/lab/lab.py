@@ -35,8 +35,9 @@ from onionwatch.lab.network import (
     PortReservations,
     Processes,
     TorNetwork,
-    pid_alive,
+    lab_process_alive,
     port_accepts,
+    probe_client,
     stop_pids,
     wait_for,
     write_json_atomic,
@@ -141,7 +142,12 @@ class Lab:
             yield
 
     def _refuse_if_running(self) -> None:
-        live = {role: pid for role, pid in _recorded_pids(self.directory).items() if pid_alive(pid)}
+        marker = _marker(self.directory)
+        live = {
+            role: pid
+            for role, pid in _recorded_pids(self.directory).items()
+            if lab_process_alive(pid, marker)
+        }
         if live:
             raise LabError(
                 f"the lab in {self.directory} is already running ({len(live)} processes); "
@@ -229,7 +235,7 @@ class Lab:
             processes.start(f"market-{name}", argv)
 
     def _wait_markets(self, backends: Mapping[str, int], processes: Processes, deadline: Deadline) -> None:
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
+        with probe_client() as http:
             for name, port in backends.items():
 
                 def healthy(port: int = port) -> bool | None:
@@ -276,7 +282,8 @@ class Lab:
             return None
         except (OSError, ValidationError) as exc:
             raise LabError(f"unreadable lab state file {path}: {exc}") from exc
-        state.alive = {role: pid_alive(pid) for role, pid in state.pids.items()}
+        marker = _marker(state.directory)
+        state.alive = {role: lab_process_alive(pid, marker) for role, pid in state.pids.items()}
         return state
 
     @staticmethod
@@ -306,8 +313,11 @@ def _recorded_pids(directory: Path) -> dict[str, int]:
     """Pids from the state file and from an unfinished launch's pids file."""
     pids: dict[str, int] = {}
     with contextlib.suppress(FileNotFoundError):
-        raw = json.loads((directory / PIDS_FILE).read_text())
-        pids.update({f"{role}": int(pid) for role, pid in raw.items()})
+        text = (directory / PIDS_FILE).read_text()
+        try:
+            pids.update({str(role): int(pid) for role, pid in json.loads(text).items()})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise LabError(f"unreadable lab pids file {directory / PIDS_FILE}: {exc}") from exc
     with contextlib.suppress(FileNotFoundError):
         try:
             pids.update(LabState.model_validate_json((directory / STATE_FILE).read_text()).pids)

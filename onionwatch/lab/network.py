@@ -57,6 +57,10 @@ VOTING_INTERVAL = 10
 #: publish their descriptors about 1.5 s after they start and authorities vote 4 s before a
 #: consensus, so earlier consensuses miss relays (and the next comes only 10 s later)
 FIRST_CONSENSUS_LEAD = 7.0
+#: source address of readiness probes. The lab's ports lie in the kernel's ephemeral range, so
+#: a probe from 127.0.0.1 to a port nobody listens on yet can be given that very port as its source
+#: and connect to itself (TCP simultaneous open), which then keeps the real server from binding.
+PROBE_SOURCE = "127.0.0.2"
 #: lifetime of an authority's signing certificate; renewed a month before it ends
 CERT_MONTHS = 12
 
@@ -290,8 +294,8 @@ def _cert_needs_renewal(cert: Path) -> bool:
     return expires - datetime.now(UTC) < timedelta(days=31)
 
 
-def relay_fingerprints(tor: str, key_dirs: Mapping[str, Path], scratch: Path) -> dict[str, str]:
-    """Relay identity fingerprints (creating relay keys on a first start), listed concurrently."""
+def identity_fingerprints(tor: str, key_dirs: Mapping[str, Path], scratch: Path) -> dict[str, str]:
+    """Relay identity fingerprints by role (creating the keys on a first start), listed concurrently."""
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
         for role, key_dir in key_dirs.items():
@@ -501,6 +505,11 @@ def owned_by(pid: int, marker: str) -> bool:
     return marker.encode() in cmdline
 
 
+def lab_process_alive(pid: int, marker: str) -> bool:
+    """True when ``pid`` runs and is still the lab's process (see :func:`owned_by`)."""
+    return pid_alive(pid) and owned_by(pid, marker)
+
+
 def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
@@ -509,7 +518,7 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 def stop_pids(pids: Mapping[str, int], marker: str, grace: float = STOP_GRACE) -> list[str]:
     """Stop the lab's processes by pid: SIGTERM, wait up to ``grace``, then SIGKILL; return the roles
     that were running. Pids that are gone or now belong to someone else are skipped."""
-    running = {role: pid for role, pid in pids.items() if pid_alive(pid) and owned_by(pid, marker)}
+    running = {role: pid for role, pid in pids.items() if lab_process_alive(pid, marker)}
     for pid in running.values():
         _signal(pid, signal.SIGTERM)
     end = time.monotonic() + grace
@@ -571,9 +580,15 @@ def fetch_consensus(http: httpx.Client, dir_port: int) -> Consensus | None:
     return Consensus.parse(text) if text else None
 
 
+def probe_client(timeout: float = 2.0) -> httpx.Client:
+    """An HTTP client for polling the lab's own loopback services (never through a proxy)."""
+    transport = httpx.HTTPTransport(local_address=PROBE_SOURCE)
+    return httpx.Client(transport=transport, trust_env=False, timeout=timeout)
+
+
 def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection((host, port), timeout=1.0):
+        with socket.create_connection((host, port), timeout=1.0, source_address=(PROBE_SOURCE, 0)):
             return True
     except OSError:
         return False
@@ -708,7 +723,7 @@ class TorNetwork:
         for node in self.relays:
             private_dir(self.key_dir(node))
         v3idents = {n.role: ensure_authority_certificate(self._gencert, self.key_dir(n)) for n in authorities}
-        fingerprints = relay_fingerprints(
+        fingerprints = identity_fingerprints(
             self._tor,
             {n.role: self.key_dir(n) for n in authorities},
             self.directory / "tor" / ".fingerprints",
@@ -750,7 +765,7 @@ class TorNetwork:
         expected = {n.nickname for n in self.relays}
         watch = self._processes.check_alive
         seen = -1
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
+        with probe_client() as http:
 
             def complete() -> Consensus | None:
                 nonlocal seen

@@ -22,6 +22,7 @@ from onionwatch.errors import LabError
 from onionwatch.lab.lab import PIDS_FILE, STATE_FILE, Lab, LabState, controller
 from onionwatch.lab.market import MARKET_NAMES
 from onionwatch.lab.network import (
+    PROBE_SOURCE,
     Deadline,
     Kind,
     PortReservations,
@@ -30,6 +31,7 @@ from onionwatch.lab.network import (
     owned_by,
     pid_alive,
     plan_nodes,
+    port_accepts,
     render_torrc,
     stop_pids,
     voting_schedule,
@@ -125,6 +127,20 @@ def test_ports_skip_busy_ones_and_stay_held_until_released() -> None:
                 other.bind(("127.0.0.1", taken))
         finally:
             ports.close()
+
+
+def test_probes_never_come_from_the_address_they_probe() -> None:
+    # From 127.0.0.1 a probe of a not-yet-listening port in the ephemeral range can connect to itself
+    # and steal the port from the server about to bind it; probes come from another address.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert port_accepts(port)
+        peer, address = server.accept()
+        peer.close()
+    assert address[0] == PROBE_SOURCE != "127.0.0.1"
+    assert not port_accepts(port)
 
 
 def test_plan_has_every_role_with_distinct_ports() -> None:
@@ -361,7 +377,19 @@ def test_status_marks_dead_processes(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_text(json.dumps(state))
     status = Lab.status(tmp_path)
     assert status is not None
-    assert status.alive == {"client": False, "me": True} and not status.running
-    # Our own pid is alive but does not name the lab directory: stop leaves it alone.
+    # Our own pid runs but does not name the lab directory (a reused pid): not the lab's, not alive.
+    assert status.alive == {"client": False, "me": False} and not status.running
     assert Lab.stop(tmp_path) == []
     assert Lab.status(tmp_path) is None
+
+
+def test_corrupt_records_are_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / PIDS_FILE).write_text("[not, json")
+    with pytest.raises(LabError, match="unreadable lab pids file"):
+        Lab.stop(tmp_path)
+    (tmp_path / PIDS_FILE).unlink()
+    (tmp_path / STATE_FILE).write_text('{"directory": 1}')
+    with pytest.raises(LabError, match="unreadable lab state file"):
+        Lab.status(tmp_path)
+    with pytest.raises(LabError, match="unreadable lab state file"):
+        Lab(tmp_path, base_port=BASE_PORT).up(timeout=5)

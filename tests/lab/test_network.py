@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -393,3 +394,26 @@ def test_corrupt_records_are_a_clear_error(tmp_path: Path) -> None:
         Lab.status(tmp_path)
     with pytest.raises(LabError, match="unreadable lab state file"):
         Lab(tmp_path, base_port=BASE_PORT).up(timeout=5)
+
+
+@pytest.mark.lab
+def test_two_labs_with_the_same_base_port_at_once(tmp_path: Path) -> None:
+    """Several labs share this machine (tests, developers): ports are checked and held, never assumed."""
+    labs = [Lab(tmp_path / name, base_port=BASE_PORT + 500, markets=MARKET_NAMES[:1]) for name in ("a", "b")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        launches = [pool.submit(lab.up, 120.0) for lab in labs]
+        outcomes = [launch.exception() or launch.result() for launch in launches]
+    try:
+        states = [outcome for outcome in outcomes if isinstance(outcome, LabState)]
+        assert len(states) == 2, outcomes
+        ports = [
+            {s.socks_port, s.control_port, *(m.backend_port for m in s.markets.values())} for s in states
+        ]
+        assert not ports[0] & ports[1]
+        for state in states:
+            assert fetch_healthz(state, MARKET_NAMES[0]).status_code == 200
+    finally:
+        for lab in labs:
+            lab.down()
+    for lab in labs:
+        assert leftovers(lab.directory) == ""

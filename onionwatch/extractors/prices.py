@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -103,7 +104,15 @@ _SHIPPING_AFTER = re.compile(
     r"(?![ \t]*(?:options?|methods?)?[ \t]*:)",
     re.I,
 )
-_SEPARATOR_RX = re.compile(r"[\n|;/,•*]| - ")
+# one character class first (a space only when " - " follows it): the engine then skips ahead to
+# candidates instead of trying an alternation at every position
+_SEPARATOR_RX = re.compile(r"[\n|;/,•* ](?:(?<! )|(?=- ))")
+# every price has a digit: _PRICE runs only in windows around digit runs. A match starts at most
+# 7 characters before its first digit ("USD $ .5") and ends at most 10 after its last ("5k dollars"
+# and the look-ahead after it), so the windows hold every match the whole text would give.
+_DIGITS = re.compile(r"\d+")
+_BEFORE_DIGIT = 8
+_AFTER_DIGIT = 12
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ class FoundPrice:
 def find_prices(text: str) -> list[FoundPrice]:
     """Every price in ``text`` with its explicit per-gram/per-unit marker (no pairing, no USD)."""
     out: list[FoundPrice] = []
-    for m in _PRICE.finditer(text):
+    for m in _price_matches(text):
         sym = (m.group("pre") or m.group("suf") or "").lower().replace(" ", "").replace("\t", "")
         currency = _SYMBOLS.get(sym)
         if currency is None or (sym == "eu" and not m.group(0)[-3:-2].isdigit()):
@@ -149,6 +158,19 @@ def find_prices(text: str) -> list[FoundPrice]:
             per = "gram"
         out.append(FoundPrice(start, end, amount, currency, per))
     return _dedupe(text, out)
+
+
+def _price_matches(text: str) -> Iterator[re.Match[str]]:
+    window_start = window_end = -1
+    for d in _DIGITS.finditer(text):
+        start, end = max(0, d.start() - _BEFORE_DIGIT), d.end() + _AFTER_DIGIT
+        if start > window_end:
+            if window_end >= 0:
+                yield from _PRICE.finditer(text, window_start, window_end)
+            window_start = start
+        window_end = end
+    if window_end >= 0:
+        yield from _PRICE.finditer(text, window_start, window_end)
 
 
 def _dedupe(text: str, prices: list[FoundPrice]) -> list[FoundPrice]:

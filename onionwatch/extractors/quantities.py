@@ -9,7 +9,7 @@ order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -97,9 +97,16 @@ _FLAGS = re.IGNORECASE | re.ASCII
 _DOSE_REACH = 30
 _SPACES = re.compile(r"\s+")
 # where a number-led pattern may start (same left boundary as _LEFT)
-_NUMBER_START = re.compile(r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)[\d½¼⅛]", _FLAGS)
+# (the digit comes first and the look-behinds include it: a pattern that opens with a character
+# class lets the regex engine skip ahead to candidates instead of testing every position)
+_NUMBER_START = re.compile(r"[\d½¼⅛](?<![\w.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])", _FLAGS)
 #: the patterns that do not start with a number scan the whole text
 _SCANNED = frozenset({"street", "count_x"})
+#: how far a street measure's count may stand before it ("100 x QP") and a margin after the word
+_STREET_BEFORE = 24
+_STREET_AFTER = 16
+#: number-led patterns whose number is followed by a count word or "x"/"of"/"@" (the others by a unit)
+_COUNT_LED = frozenset({"count_measure", "count"})
 _DASHES = re.compile(r"[\s-]+")
 _LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
@@ -175,10 +182,15 @@ class QuantityParser:
         n = rf"{_LEFT}(?P<n>\d+)"
         a = rf"(?P<a>{_NUM})"
         # a cheap test before the street-measure pattern (whose optional prefix makes it try every position)
-        self._street_hint = re.compile(
-            "|".join(sorted({re.escape(w.split()[-1][:4]) for w in units.street}, key=len, reverse=True)),
-            re.I,
-        )
+        # the street-measure words alone (a leading \b fails fast at most positions): the full
+        # pattern then runs only in a window around each of them
+        self._street_words = re.compile(rf"\b(?:{_alt(list(units.street))})", _FLAGS)
+        # What must follow the leading number for a number-led pattern to have any chance: a count
+        # word or "x"/"of"/"@" (count-led patterns), or a mass or dose unit (measure-led patterns).
+        # Both are prefixes of the patterns they guard, so skipping a start that fails its guard
+        # cannot change what is found; most numbers in a listing (prices, years, "24h") fail both.
+        self._count_guard = re.compile(rf"\d+\s*(?:{count}|[x×*@]|of)", _FLAGS)
+        self._measure_guard = re.compile(rf"(?:{_NUM}|{_FRACTION})\s*{measure}", _FLAGS)
         # ordered: the first pattern that claims a stretch of text wins it
         self.patterns: list[tuple[str, re.Pattern[str]]] = [
             (
@@ -218,7 +230,7 @@ class QuantityParser:
             ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", _FLAGS)),
             (
                 "count_x",
-                re.compile(rf"(?<![\w])[x×]\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS),
+                re.compile(rf"[x×](?<!\w[x×])\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS),
             ),
         ]
 
@@ -228,13 +240,16 @@ class QuantityParser:
         # Most patterns start with a number: trying them only where a number starts is several times
         # cheaper than letting each one scan the whole text.
         starts = [m.start() for m in _NUMBER_START.finditer(text)]
+        counted = [pos for pos in starts if self._count_guard.match(text, pos)]
+        measured = [pos for pos in starts if self._measure_guard.match(text, pos)]
         for kind, rx in self.patterns:
             if kind in _SCANNED:
-                if kind == "street" and not self._street_hint.search(text):
-                    continue
-                matches: Iterable[re.Match[str] | None] = rx.finditer(text)
+                matches: Iterable[re.Match[str] | None] = (
+                    self._street_matches(rx, text) if kind == "street" else rx.finditer(text)
+                )
             else:
-                matches = (rx.match(text, pos) for pos in starts)
+                at = counted if kind in _COUNT_LED else measured
+                matches = (rx.match(text, pos) for pos in at)
             for m in matches:
                 if m is None or any(taken[m.start() : m.end()]):
                     continue
@@ -242,6 +257,18 @@ class QuantityParser:
                 found.append((kind, m))
         found.sort(key=lambda km: km[1].start())
         return found
+
+    def _street_matches(self, rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+        window_start = window_end = -1
+        for w in self._street_words.finditer(text):
+            start, end = max(0, w.start() - _STREET_BEFORE), w.end() + _STREET_AFTER
+            if start > window_end:
+                if window_end >= 0:
+                    yield from rx.finditer(text, window_start, window_end)
+                window_start = start
+            window_end = end
+        if window_end >= 0:
+            yield from rx.finditer(text, window_start, window_end)
 
     def measure(self, amount: Decimal, unit: str, *, liquid: Flag = False) -> tuple[Unit, Decimal] | None:
         u = _SPACES.sub("", unit.lower())

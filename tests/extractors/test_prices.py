@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -76,10 +76,41 @@ def test_usd_at_observation_date_with_rate_and_source(extract: Extract) -> None:
     assert price.rate_source is not None and "ECB" in price.rate_source
 
 
-def test_btc_uses_shipped_table(extract: Extract) -> None:
-    price = extract("Cocaine 1g 0.002 BTC").prices[0]
-    assert price.rate_source is not None and "crypto" in price.rate_source
+def test_btc_without_a_displayed_rate_uses_the_approximate_table(extract: Extract) -> None:
+    price = extract("Cocaine 1g 0.002 BTC", crawled_at=datetime(2023, 5, 17, tzinfo=UTC)).prices[0]
+    assert price.rate_source == "approx_monthly_table"
+    assert price.rate_date == date(2023, 5, 1)  # the table's month, not the crawl day
     assert price.usd is not None and Decimal(40) < price.usd < Decimal(80)
+
+
+def test_btc_with_a_displayed_rate_converts_with_the_market_rate(extract: Extract) -> None:
+    price = extract(
+        "Cocaine 1g 0.002 BTC",
+        exchange_rates={"BTC": {"USD": Decimal("31234.50")}},
+        crawled_at=datetime(2023, 5, 17, 9, tzinfo=UTC),
+    ).prices[0]
+    assert (price.rate, price.rate_source, price.rate_date) == (
+        Decimal("31234.50"),
+        "market",
+        date(2023, 5, 17),
+    )
+    assert price.usd == Decimal("62.47")
+
+
+def test_displayed_rate_in_another_fiat_goes_through_ecb(extract: Extract) -> None:
+    price = extract("Cocaine 1g 0.5 XMR", exchange_rates={"XMR": {"EUR": Decimal(140)}}).prices[0]
+    assert price.rate_source == "market+ecb"
+    assert price.rate is not None and Decimal(140) < price.rate < Decimal(140 * 1.2)
+
+
+def test_displayed_rate_of_another_coin_leaves_the_table_in_charge(extract: Extract) -> None:
+    price = extract("Cocaine 1g 0.002 BTC", exchange_rates={"XMR": {"USD": Decimal(150)}}).prices[0]
+    assert price.rate_source == "approx_monthly_table"
+
+
+def test_fiat_price_ignores_displayed_crypto_rates(extract: Extract) -> None:
+    price = extract("Cocaine 1g €100", exchange_rates={"BTC": {"USD": Decimal(30000)}}).prices[0]
+    assert price.rate_source is not None and "ECB" in price.rate_source
 
 
 def test_price_text_duplicate_is_one_price(extract: Extract) -> None:

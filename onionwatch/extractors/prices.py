@@ -193,18 +193,24 @@ def pair_tiers(
 ) -> list[int | None]:
     """For each price, the index of the quantity (tier) it belongs to, or None. ``one_amount``: every
     quantity states the same amount ("x100 ... 100 count"), so a lone price belongs to the first."""
-    covered = sorted([*quantities, *((p.start, p.end) for p in prices)])
+    result: list[int | None] = [None] * len(prices)
+    open_prices = [i for i, p in enumerate(prices) if p.per is None]
+    if not quantities or not open_prices:
+        return result  # nothing to pair: skip finding the segments
     # separator positions outside every quantity/price span; a position's segment is how many
     # separators come before it
-    cuts = [
-        m.start() for m in _SEPARATOR_RX.finditer(text) if not any(s <= m.start() < e for s, e in covered)
-    ]
+    spans = _merged([*quantities, *((p.start, p.end) for p in prices)])
+    span_starts = [st for st, _ in spans]
+
+    def covered(pos: int) -> bool:
+        k = bisect_right(span_starts, pos) - 1
+        return k >= 0 and pos < spans[k][1]
+
+    cuts = [m.start() for m in _SEPARATOR_RX.finditer(text) if not covered(m.start())]
 
     def segment(pos: int) -> int:
         return bisect_right(cuts, pos)
 
-    result: list[int | None] = [None] * len(prices)
-    open_prices = [i for i, p in enumerate(prices) if p.per is None]
     for i in open_prices:
         p = prices[i]
         here = segment(p.start)
@@ -225,6 +231,17 @@ def pair_tiers(
             for i in unpaired:
                 result[i] = 0
     return result
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping cover of ``spans`` (quantity and price spans may overlap)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 class Prices:

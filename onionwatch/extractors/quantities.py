@@ -107,6 +107,8 @@ _STREET_BEFORE = 24
 _STREET_AFTER = 16
 #: number-led patterns whose number is followed by a count word or "x"/"of"/"@" (the others by a unit)
 _COUNT_LED = frozenset({"count_measure", "count"})
+#: words between a number and a count word that make it something else than a described count
+_NOT_DESCRIBING = "for|of|and|or|per|get|free|more|extra|bonus|at|in|from|to|with|than|out|left|sold|max|min"
 _DASHES = re.compile(r"[\s-]+")
 _LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
@@ -136,6 +138,7 @@ class Units:
     street: dict[str, Decimal]
     fluid_ounce_ml: Decimal
     liquid_words: frozenset[str]
+    powder_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ def load_units(path: str | None = None) -> Units:
         street,
         Decimal(str(raw["fluid_ounce_ml"])),
         frozenset(str(w).lower() for w in raw["liquid_words"]),
+        frozenset(str(w).lower() for w in raw.get("powder_names", ())),
     )
 
 
@@ -228,6 +232,14 @@ class QuantityParser:
             ("measure", re.compile(rf"{_LEFT}{a}\s*(?P<u>{mass}){_RIGHT}(?!\s*/\s*ml)", _FLAGS)),
             ("dose", re.compile(rf"{_LEFT}{a}\s*(?P<u>{dose}){_RIGHT}(?!\s*/\s*(?:ml|g))", _FLAGS)),
             ("count", re.compile(rf"{n}\s*(?P<cw>{count}|x(?=\s|$|[^\w]))(?!\s*\d)", _FLAGS)),
+            # one describing word between the count and its count word ("35 mixed carts",
+            # "100 yellow bars"); lowest priority among counts, never a function word
+            (
+                "count_described",
+                re.compile(
+                    rf"{n}\s+(?!(?:{_NOT_DESCRIBING})\b)[a-z]{{3,12}}\s+(?P<cw>{count}){_RIGHT}", _FLAGS
+                ),
+            ),
             (
                 "count_x",
                 re.compile(rf"[x×](?<!\w[x×])\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS),
@@ -248,7 +260,7 @@ class QuantityParser:
                     self._street_matches(rx, text) if kind == "street" else rx.finditer(text)
                 )
             else:
-                at = counted if kind in _COUNT_LED else measured
+                at = counted if kind in _COUNT_LED else starts if kind == "count_described" else measured
                 matches = (rx.match(text, pos) for pos in at)
             for m in matches:
                 if m is None or any(taken[m.start() : m.end()]):
@@ -398,7 +410,7 @@ class QuantityParser:
                 out.append(Found(s, e, _norm(mg / 1000), "g"))  # "500mg MDMA": a weight of powder
             else:
                 lone_doses.append((s, e, _norm(mg)))
-        elif kind in ("count", "count_x"):
+        elif kind in ("count", "count_x", "count_described"):
             n = Decimal(m.group("n"))
             if m.groupdict().get("cw", "x").lower() in ("x", "×") and _STRENGTH.search(
                 m.string[max(0, s - 12) : e + 14]
@@ -433,7 +445,11 @@ class Quantities:
         # both are needed only for some mentions: decided on first use
         pill = Lazy(
             lambda: (
-                any(s.id_ in _PILL_IDS or s.label_ in _PILL_CLASSES for s in drugs)
+                any(
+                    (s.id_ in _PILL_IDS and s.text.lower() not in self.parser.units.powder_names)
+                    or s.label_ in _PILL_CLASSES
+                    for s in drugs
+                )
                 or bool(_PILL_RX.search(text))
             )
         )

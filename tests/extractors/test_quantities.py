@@ -92,3 +92,25 @@ def test_liquid_ounces_and_strength_multipliers(extract: Extract) -> None:
 
 def test_ranges_keep_the_upper_amount(extract: Extract) -> None:
     assert q(extract("1-1000 grams Ketamine")) == [(Decimal(1000), "g", None)]
+
+
+@pytest.mark.parametrize(
+    ("title", "count"),
+    [("Vape carts (35 mixed cart)", 35), ("Xanax 100 yellow bars", 100), ("MDMA 50 pink pills", 50)],
+)
+def test_one_describing_word_between_count_and_count_word(extract: Extract, title: str, count: int) -> None:
+    assert [(v, u) for v, u, _ in q(extract(title))] == [(Decimal(count), "unit")]
+
+
+def test_a_function_word_is_not_a_description(extract: Extract) -> None:
+    assert q(extract("Weed 10g, 10 free pills with every order")) == [(Decimal(10), "g", None)]
+
+
+@pytest.mark.parametrize(("title", "grams"), [("Speed 500mg", "0.5"), ("250MG 4-FA SUPER MOLLY", "0.25")])
+def test_bare_mg_of_a_powder_name_is_a_weight(extract: Extract, title: str, grams: str) -> None:
+    assert q(extract(title)) == [(Decimal(grams), "g", None)]
+
+
+def test_bare_mg_of_a_pill_brand_stays_a_dose(extract: Extract) -> None:
+    e = extract("Adderall 20mg")
+    assert q(e) == [] and e.doses_mg == (Decimal(20),)

@@ -61,6 +61,10 @@ def test_market_category_wins_over_text() -> None:
 def test_precursor_in_a_drug_or_chemical_section_is_a_precursor() -> None:
     assert classify("NPP 1kg 99% purity", market_category="Drugs & Chemicals", has_drugs=True) == "precursors"
     assert classify("4-FA 1g", market_category="Chemicals", has_drugs=True) == "drugs"
+    # a specific drug section: the precursor word says how the drug was made (real Cypher title)
+    title = "1g Crystal Ice Meth Shards!! 99% PURE EPHEDRINE"
+    assert classify(title, market_category="Meth", has_drugs=True) == "drugs"
+    assert classify(title, market_category="Drugs & Chemicals > Meth", has_drugs=True) == "drugs"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ rules on the title and description decide, in this order:
 7. digital (software, accounts, license keys, malware ...)
 8. other
 
-A precursor listing filed under the market's drug/chemical category is still ``precursors``.
+A precursor listing filed under a generic drug/chemical section ("Drugs & Chemicals", "Chemicals")
+is still ``precursors``; under a specific drug section ("Meth") a precursor word describes the drug.
 """
 
 from __future__ import annotations
@@ -135,6 +136,16 @@ _DIGITAL = _words(
 )
 
 
+_GENERIC_DRUG_SECTION = _words(
+    r"drugs?|chemicals?|drugs? (&|and) chemicals?|other( drugs)?|research chemicals?"
+)
+
+
+def _generic_drug_section(market_category: str | None) -> bool:
+    parts = [p.strip() for p in re.split(r"\s*(?:>|»|/|\|)\s*", market_category or "") if p.strip()]
+    return bool(parts) and _GENERIC_DRUG_SECTION.fullmatch(parts[-1]) is not None
+
+
 def classify_listing(
     title: str,
     description: str | None,
@@ -146,7 +157,11 @@ def classify_listing(
     """One of :class:`ListingCategory` (a ``str``) for a listing."""
     mapped = map_market_category(market_category)
     if mapped is not None:
-        if has_precursors and mapped in (ListingCategory.DRUGS, ListingCategory.PRECURSORS):
+        if has_precursors and (
+            mapped is ListingCategory.PRECURSORS
+            or (mapped is ListingCategory.DRUGS and _generic_drug_section(market_category))
+        ):
+            # only a generic section: a "Meth" listing saying "made from pure ephedrine" is meth
             return ListingCategory.PRECURSORS
         if mapped is ListingCategory.PRECURSORS and not has_precursors and has_drugs:
             # a "Chemicals" section also carries research chemicals, which are drugs

@@ -90,3 +90,30 @@ def test_a_table_header_row_is_not_a_listing() -> None:
 
 def test_vendor_shop_with_stats_line() -> None:
     assert detect_kind(html_page(SHOP_WITH_STATS)) is PageKind.VENDOR
+
+
+# a member's page without stats words: tabs and paging all point at one member, named in the title
+MEMBER_TABS = (
+    "<html><head><title>Contact PinkQueen</title></head><body>"
+    + "".join(f'<a href="?page={i}&member=PinkQueen">tab {i}</a>' for i in range(6))
+    + "".join(f'<div><a href="./viewProduct?offer={i}">Item {i}</a> ${10 + i}</div>' for i in range(12))
+    + "</body></html>"
+)
+# the same result list where every row links a different seller: a search, not a profile
+RESULTS_WITH_SELLERS = (
+    "<html><head><title>Results</title></head><body>"
+    + "".join(
+        f'<div><a href="./viewProduct?offer={i}">Item {i}</a> ${10 + i} by '
+        f'<a href="?member=seller{i}">seller{i}</a></div>'
+        for i in range(12)
+    )
+    + "</body></html>"
+)
+
+
+def test_member_named_in_title_with_their_tabs_is_a_vendor_page() -> None:
+    assert detect_kind(html_page(MEMBER_TABS)) is PageKind.VENDOR
+
+
+def test_result_rows_of_many_sellers_stay_a_search() -> None:
+    assert detect_kind(html_page(RESULTS_WITH_SELLERS)) is PageKind.SEARCH

@@ -3,6 +3,7 @@ Tor): three layouts written independently of these rules, with their truth."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -69,3 +70,45 @@ def test_every_listing_page_is_found_and_read(name: str) -> None:
         assert listing.ships_from == item.ships_from
         assert e.enrichment.fentanyl_class == item.fentanyl_class, item.title
         assert item.substance in e.enrichment.substances, item.title
+
+
+#: URL shape of each lab page -> its kind in the corpus's terms (a category result list is "search";
+#: a market's front page may be "search" or "other", as main_page/category_index are in the corpus)
+LAB_KINDS: dict[str, list[tuple[str, frozenset[PageKind]]]] = {
+    "nightshade": [
+        (r"/item/", frozenset({PageKind.LISTING})),
+        (r"/u/", frozenset({PageKind.VENDOR})),
+        (r"/c/", frozenset({PageKind.SEARCH})),
+    ],
+    "bazaar": [
+        (r"page=listing", frozenset({PageKind.LISTING})),
+        (r"page=vendor", frozenset({PageKind.VENDOR})),
+        (r"page=cat", frozenset({PageKind.SEARCH})),
+    ],
+    "kraken": [
+        (r"/listing/", frozenset({PageKind.LISTING})),
+        (r"/shop/", frozenset({PageKind.VENDOR})),
+        (r"/category/", frozenset({PageKind.SEARCH})),
+    ],
+}
+FRONT_PAGE = frozenset({PageKind.SEARCH, PageKind.OTHER})
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_every_lab_page_kind(name: str) -> None:
+    assert set(LAB_KINDS) == set(ENGINES)
+    wrong = []
+    checked = 0
+    for url, page in crawl(name):
+        path = urlsplit(url).path
+        wanted = FRONT_PAGE if path in ("/", "/index.php") and "page=" not in url else None
+        for pattern, kinds in LAB_KINDS[name]:
+            if re.search(pattern, url):
+                wanted = kinds
+        if wanted is None:
+            continue
+        checked += 1
+        if detect_kind(page) not in wanted:
+            wrong.append(f"{url}: {detect_kind(page)}")
+    assert checked > 40
+    assert wrong == []

@@ -10,6 +10,7 @@ told apart by what they offer: one item with a buy form (listing), many item lin
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from onionwatch.crawler.pages.base import Page
@@ -75,6 +76,14 @@ _ITEM_HREF = re.compile(
 _PROFILE_HREF = re.compile(
     r"/(?:u|user|users|vendor|vendors|seller|profile|store|shop)/|/@|member=|vendor=", re.I
 )
+# the member a profile link points to ("/u/NAME", "?member=NAME&page=2", "/@NAME")
+_PROFILE_HANDLE = re.compile(
+    r"(?:/(?:u|user|users|vendor|vendors|seller|profile|store|shop)/|/@|[?&](?:member|vendor|seller|user)=)"
+    r"(?P<h>[A-Za-z0-9_.\-]{3,40})",
+    re.I,
+)
+#: this many links to one member's pages (tabs, paging) make the page that member's own
+_SUBJECT_LINKS = 5
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class Signals:
     labelled_vendor: bool
     headings: int
     meta_refresh: bool
+    #: a member whose profile links recur on the page and whose handle is in the page title
+    title_member: bool = False
 
 
 def _signals(page: Page) -> Signals:
@@ -120,6 +131,8 @@ def _signals(page: Page) -> Signals:
     hrefs = [a.get("href") or "" for a in root.iter("a")]
     items = {h for h in hrefs if _ITEM_HREF.search(h)}
     profiles = {h for h in hrefs if _PROFILE_HREF.search(h)}
+    handles = Counter(m.group("h").lower() for h in hrefs if (m := _PROFILE_HANDLE.search(h)))
+    subject = next((h for h, n in handles.most_common(1) if n >= _SUBJECT_LINKS), None)
     buy = 0
     qty = 0
     for el in [*inputs, *root.iter("button"), *root.iter("a")]:
@@ -145,6 +158,7 @@ def _signals(page: Page) -> Signals:
         labelled_price=any(find_prices(f.value) for f in labelled(root, "price")),
         labelled_vendor=any(f.value for f in labelled(root, "vendor")),
         headings=sum(1 for _ in root.iter("h1", "h2")),
+        title_member=subject is not None and subject in title.lower(),
         meta_refresh='http-equiv="refresh"' in raw
         or "http-equiv='refresh'" in raw
         or "http-equiv=refresh" in raw,
@@ -187,6 +201,8 @@ def detect_kind(page: Page) -> PageKind:
         return PageKind.LISTING
     if s.vendor_evidence >= 2 and s.qty_inputs == 0:
         return PageKind.VENDOR
+    if s.title_member and s.qty_inputs == 0 and not content:
+        return PageKind.VENDOR  # "Contact PinkQueen" with PinkQueen's tabs and listing table
     if s.item_links >= 5 and s.prices >= 3:
         return PageKind.SEARCH
     if content:

@@ -66,6 +66,32 @@ def _strings(raw: Any, field: str, entry_id: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw)
 
 
+def _trie_regex(forms: list[str]) -> str:
+    """One regex for many lower-case forms, factored by common prefixes (a flat alternation of ~150
+    forms is tried form by form at every position: the trie is several times faster on long pages).
+    Longer continuations are tried before a form ends, so the longest form wins; a space matches any
+    run of whitespace."""
+    trie: dict[str, Any] = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _node_regex(trie)
+
+
+def _node_regex(node: dict[str, Any]) -> str:
+    branches = [
+        (r"\s+" if char == " " else re.escape(char)) + _node_regex(child)
+        for char, child in node.items()
+        if char
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
 def _build(data: Any) -> PrecursorLexicon:
     if not isinstance(data, dict) or not isinstance(data.get("precursors"), list):
         raise ExtractionError("precursors.yaml: top-level 'precursors' list missing")
@@ -107,11 +133,9 @@ def _build(data: Any) -> PrecursorLexicon:
                 raise ExtractionError(f"precursors.yaml: {form!r} belongs to {other.id} and {entry_id}")
             by_form[key] = entry
         abbreviations.update(a.lower() for a in entry.abbreviations)
-    # Longest first, so "4-piperidone hydrochloride monohydrate" beats "4-piperidone" at the same start.
-    # Whitespace inside a form matches any run of whitespace. No letter, digit or hyphen may touch a
-    # form: "4-AP" is not inside "4-APB" or "boc-4-AP", "ephedrine" not inside "pseudoephedrine".
-    forms = sorted(by_form, key=len, reverse=True)
-    alternation = "|".join(r"\s+".join(re.escape(part) for part in form.split()) for form in forms)
+    # No letter, digit or hyphen may touch a form: "4-AP" is not inside "4-APB" or "boc-4-AP",
+    # "ephedrine" not inside "pseudoephedrine". The trie regex tries longer forms first at each start.
+    alternation = _trie_regex(sorted(" ".join(form.split()) for form in by_form))
     pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-]|\.\d)", re.IGNORECASE)
     return PrecursorLexicon(entries, by_cas, by_form, frozenset(abbreviations), pattern)
 

@@ -95,3 +95,11 @@ def test_real_market_key_page() -> None:
     assert key.fingerprint == "A7D62EA283788437FDD4AFC553449F7206C11BEF"
     assert key.user_ids == ("Nexus Market",)
     assert key.created == datetime.fromtimestamp(1700588539, UTC)
+
+
+def test_v6_keys_have_64_digit_fingerprints() -> None:
+    cert = pysequoia.Tsk.generate(
+        "V6 <v6@example.invalid>", profile=pysequoia.Profile.RFC9580
+    ).extract_certificate()
+    (key,) = find_pgp_keys(str(cert))
+    assert len(key.fingerprint) == 64 and key.fingerprint == cert.fingerprint.upper()

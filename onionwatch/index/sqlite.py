@@ -175,6 +175,11 @@ class SqliteStore:
                 self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = NORMAL")
+                # The 2 MB default page cache thrashes once the store passes ~100k listings
+                # (random-id B-tree inserts, FTS lookups): 64 MB cache plus a memory map.
+                self._conn.execute("PRAGMA cache_size = -65536")
+                self._conn.execute("PRAGMA mmap_size = 268435456")
+                self._conn.execute("PRAGMA temp_store = MEMORY")
             self.setup()
         except BaseException:
             self.close()
@@ -490,45 +495,43 @@ class SqliteStore:
     def search(self, query: SearchQuery) -> SearchResult:
         where, params = _where(query)
         sort = query.effective_sort
-        rank_join = ""
-        rank_params: list[Any] = []
-        order = _ORDER[sort] if sort != "relevance" else _ORDER["last_seen"]
-        if sort == "relevance":
-            texts = positive_texts(query.ast)
-            if texts:
-                rank_join = (
-                    " LEFT JOIN (SELECT rowid AS rid, bm25(listings_fts) AS score FROM listings_fts"
-                    " WHERE listings_fts MATCH ?) r ON r.rid = l.rowid"
+        texts = positive_texts(query.ast) if sort == "relevance" else []
+        order = _ORDER["last_seen" if sort == "relevance" else sort]
+        with self._lock, _translated("search"):
+            conn = self._conn
+            # Evaluate the filter once into a temporary table (rowid-keyed); count, page and every
+            # facet read from it instead of re-running the FTS matches.
+            _drop_temp(conn)
+            conn.execute("CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, key TEXT NOT NULL)")
+            try:
+                conn.execute(
+                    f"INSERT INTO temp.matched SELECT l.rowid, l.key FROM listings l WHERE {where}", params
                 )
-                rank_params = [" OR ".join(_fts_expr(t) for t in texts)]
-                order = "r.score IS NULL, r.score ASC, l.last_seen DESC, l.key ASC"
-        total = int(self._read(f"SELECT count(*) FROM listings l WHERE {where}", params)[0][0])
-        rows: list[Any] = []
-        if query.limit:
-            rows = self._read(
-                f"SELECT l.key, l.data, l.first_seen, l.last_seen, l.observations, l.removed"
-                f" FROM listings l{rank_join} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*rank_params, *params, query.limit, query.offset],
-            )
-        facets = {name: self._facet(name, where, params, query.facet_size) for name in query.facets}
+                rank_join = ""
+                if texts:
+                    # BM25 over the positive terms, materialised too: a join on the MATCH
+                    # subquery itself is re-evaluated per row.
+                    conn.execute("CREATE TEMP TABLE ranked (rid INTEGER PRIMARY KEY, score REAL)")
+                    conn.execute(
+                        "INSERT INTO temp.ranked SELECT rowid, bm25(listings_fts) FROM listings_fts"
+                        " WHERE listings_fts MATCH ?",
+                        (" OR ".join(_fts_expr(t) for t in texts),),
+                    )
+                    rank_join = " LEFT JOIN temp.ranked r ON r.rid = m.rid"
+                    order = "r.score IS NULL, r.score ASC, l.last_seen DESC, l.key ASC"
+                total = int(conn.execute("SELECT count(*) FROM temp.matched").fetchone()[0])
+                rows: list[Any] = []
+                if query.limit:
+                    rows = conn.execute(
+                        f"SELECT l.key, l.data, l.first_seen, l.last_seen, l.observations, l.removed"
+                        f" FROM temp.matched m JOIN listings l ON l.rowid = m.rid{rank_join}"
+                        f" ORDER BY {order} LIMIT ? OFFSET ?",
+                        (query.limit, query.offset),
+                    ).fetchall()
+                facets = {name: _facet(conn, name, query.facet_size) for name in query.facets}
+            finally:
+                _drop_temp(conn)
         return SearchResult(total=total, hits=tuple(_stored(r) for r in rows), facets=facets)
-
-    def _facet(self, name: str, where: str, params: list[Any], size: int) -> tuple[FacetBucket, ...]:
-        matched = f"SELECT l.key FROM listings l WHERE {where}"
-        if name in ("substance", "class"):
-            column = "substance" if name == "substance" else "class"
-            sql = (
-                f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n FROM listing_substances s"
-                f" WHERE s.listing_key IN ({matched}) GROUP BY 1"
-            )
-        else:
-            column = {"market": "market", "vendor": "vendor", "ships_from": "ships_from"}[name]
-            sql = (
-                f"SELECT l.{column}, count(*) AS n FROM listings l WHERE {where}"
-                f" AND l.{column} IS NOT NULL GROUP BY 1"
-            )
-        rows = self._read(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", [*params, size])
-        return tuple(FacetBucket(value=v, count=n) for v, n in rows)
 
     def export(self, query: SearchQuery, *, batch_size: int = 1000) -> Iterator[StoredListing]:
         """Every match in listing-key order, paged by key (no offset limit, stable under writes)."""
@@ -568,6 +571,28 @@ class SqliteStore:
         ):
             _add_price_points(history, Observation.model_validate_json(data))
         return _profile(markets, listings, history)
+
+
+def _drop_temp(conn: sqlite3.Connection) -> None:
+    conn.execute("DROP TABLE IF EXISTS temp.matched")
+    conn.execute("DROP TABLE IF EXISTS temp.ranked")
+
+
+def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket, ...]:
+    if name in ("substance", "class"):
+        column = "substance" if name == "substance" else "class"
+        sql = (
+            f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n"
+            f" FROM temp.matched m JOIN listing_substances s ON s.listing_key = m.key GROUP BY 1"
+        )
+    else:
+        column = {"market": "market", "vendor": "vendor", "ships_from": "ships_from"}[name]
+        sql = (
+            f"SELECT l.{column}, count(*) AS n FROM temp.matched m JOIN listings l ON l.rowid = m.rid"
+            f" WHERE l.{column} IS NOT NULL GROUP BY 1"
+        )
+    rows = conn.execute(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", (size,)).fetchall()
+    return tuple(FacetBucket(value=v, count=n) for v, n in rows)
 
 
 def _add_price_points(history: dict[str, list[PricePoint]], obs: Observation) -> None:

@@ -75,6 +75,8 @@ class CrawlSettings(_Section):
     enrich: bool = True
     #: keep every fetched page in WARC under <data_dir>/archive (needed by `onionwatch reparse`)
     archive: bool = True
+    #: file of sha256 digests (canonical URL or host) never to fetch; see `onionwatch denylist-hash`
+    denylist: Path | None = None
 
 
 class LabSettings(_Section):

@@ -289,3 +289,15 @@ def reparse(
     )
     if report.files == 0:
         raise typer.Exit(1)
+
+
+@app.command("denylist-hash")
+def denylist_hash(
+    url: Annotated[str, typer.Argument(help="the address to keep the crawler away from")],
+    host: Annotated[bool, typer.Option(help="deny the whole host, not just this URL")] = False,
+) -> None:
+    """Print the line to add to the denylist file (crawl.denylist) for URL; the file holds only hashes."""
+    from onionwatch.crawler.middlewares import denylist_hashes
+
+    by_url, by_host = denylist_hashes(url)
+    typer.echo(by_host if host else by_url)

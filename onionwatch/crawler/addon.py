@@ -18,6 +18,8 @@ class OnionwatchAddon:
         # HttpProxyMiddleware would honour http_proxy env vars and meta["proxy"]: not a route we take.
         middlewares["scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware"] = None
         middlewares["onionwatch.crawler.middlewares.TextOnlyMiddleware"] = 50
+        # First thing a request meets: a denylisted address is never asked for, not even once.
+        middlewares["onionwatch.crawler.middlewares.DenylistMiddleware"] = 10
         middlewares["onionwatch.crawler.middlewares.BackoffMiddleware"] = 45
         # Responses pass middlewares in decreasing order: archive after decompression and the
         # text-only check, so the archive holds exactly what the parsers see.

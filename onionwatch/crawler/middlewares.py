@@ -1,4 +1,5 @@
-"""Downloader middlewares: the text-only fetch policy, and exponential backoff between retries.
+"""Downloader middlewares: the text-only fetch policy, the hashed URL denylist, and exponential
+backoff between retries.
 
 Markets are full of images and binaries that an analyst never needs and that we must not hold
 (illegal images, malware). Requests for them are refused before they leave, and a response that
@@ -8,11 +9,16 @@ announces a non-text type is cut off at its headers, before its body is read.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
+from w3lib.url import canonicalize_url
+
+from onionwatch.errors import ConfigError
+from onionwatch.models import sha256_hex
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -155,3 +161,49 @@ class BackoffMiddleware:
         if wait:
             self.stats.inc_value("retry/backoff_waits")
             await asyncio.sleep(wait)
+
+
+def denylist_hashes(url: str) -> tuple[str, str]:
+    """What a denylist entry may match: sha256 of the canonical URL, and of its host alone.
+
+    Entries are hashes so the list itself never holds the addresses it keeps us away from.
+    """
+    canonical = canonicalize_url(url)
+    host = urlsplit(canonical).hostname or ""
+    return sha256_hex(canonical.encode()), sha256_hex(host.encode())
+
+
+def load_denylist(path: Path) -> frozenset[str]:
+    """One sha256 (hex) per line; blank lines and ``#`` comments ignored; anything else is an error."""
+    entries = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        entry = line.split("#", 1)[0].strip().lower()
+        if not entry:
+            continue
+        if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
+            raise ConfigError(f"{path}:{number}: not a sha256 hex digest")
+        entries.add(entry)
+    return frozenset(entries)
+
+
+class DenylistMiddleware:
+    """Refuses, before it leaves, any request whose URL or host hashes into the denylist."""
+
+    def __init__(self, stats: StatsCollector, entries: frozenset[str]) -> None:
+        self.stats = stats
+        self.entries = entries
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DenylistMiddleware:
+        path = crawler.settings.get("ONIONWATCH_DENYLIST")
+        if not path:
+            raise NotConfigured("no URL denylist configured")
+        assert crawler.stats is not None
+        return cls(crawler.stats, load_denylist(Path(path)))
+
+    def process_request(self, request: Request) -> None:
+        for digest in denylist_hashes(request.url):
+            if digest in self.entries:
+                self.stats.inc_value("fetch/refused/denylist")
+                # The hash, not the address: logs travel further than the denylist does.
+                raise IgnoreRequest(f"denylisted ({digest[:12]}…): not fetched")

@@ -127,6 +127,7 @@ def scrapy_settings(
         "ONIONWATCH_ARCHIVE_DIR": str(settings.archive_dir) if settings.crawl.archive else None,
         "ONIONWATCH_MIRRORS_DIR": str(settings.data_dir / "mirrors"),
         "ONIONWATCH_SESSIONS_DIR": str(settings.data_dir / "sessions"),
+        "ONIONWATCH_DENYLIST": str(settings.crawl.denylist) if settings.crawl.denylist else None,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
     }

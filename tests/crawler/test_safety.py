@@ -10,10 +10,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from onionwatch.crawler.middlewares import denylist_hashes
+from onionwatch.errors import ConfigError
 from tests.conftest import REPO
 from tests.support.socks5 import Socks5Server
 
@@ -27,7 +30,9 @@ PAGES: dict[str, tuple[str, bytes, dict[str, str]]] = {
     "/bomb": ("text/html", BOMB, {"Content-Encoding": "gzip"}),
     "/photo": ("image/jpeg", b"\xff\xd8\xff\xe0" + b"\0" * 1000, {}),
     "/archive.zip": ("text/html", b"<html>pretends to be text</html>", {}),
+    "/denied?b=2&a=1": ("text/html", b"<html>never to be fetched</html>", {}),
 }
+DENIED_HOST = "deniedhost".ljust(56, "q") + ".onion"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -58,13 +63,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def fetched() -> Iterator[dict[str, Any]]:
+def fetched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with Socks5Server({HOST: ("127.0.0.1", server.server_address[1])}) as socks:
-            urls = [f"http://{HOST}{path}" for path in PAGES]
+        backend = ("127.0.0.1", server.server_address[1])
+        # Entries are hashes of the canonical URL (query order does not matter) or of a host.
+        denylist = tmp_path_factory.mktemp("deny") / "denylist.txt"
+        by_url, _ = denylist_hashes(f"http://{HOST}/denied?a=1&b=2")
+        _, by_host = denylist_hashes(f"http://{DENIED_HOST}/")
+        denylist.write_text(f"# test entries\n{by_url}\n\n{by_host}  # a whole host\n")
+        with Socks5Server({HOST: backend, DENIED_HOST: backend}) as socks:
+            urls = [f"http://{HOST}{path}" for path in PAGES] + [f"http://{DENIED_HOST}/ok"]
             out = subprocess.run(
                 [
                     sys.executable,
@@ -74,6 +85,8 @@ def fetched() -> Iterator[dict[str, Any]]:
                     socks.address,
                     "--maxsize",
                     str(MAXSIZE),
+                    "--denylist",
+                    str(denylist),
                     *urls,
                 ],
                 capture_output=True,
@@ -124,3 +137,21 @@ def test_binary_url_is_never_requested(fetched: dict[str, Any]) -> None:
     assert "text-only policy" in result["message"]
     assert _Handler.hits.get("/archive.zip", 0) == 0
     assert fetched["stats"]["fetch/refused/binary_url"] == 1
+
+
+def test_denylisted_url_and_host_are_never_requested(fetched: dict[str, Any]) -> None:
+    for url in (f"http://{HOST}/denied?b=2&a=1", f"http://{DENIED_HOST}/ok"):
+        result = fetched["results"][url]
+        assert result["ok"] is False and result["error"] == "IgnoreRequest"
+        assert "denylisted" in result["message"] and "denied" not in result["message"].split("(")[0]
+    assert _Handler.hits.get("/denied?b=2&a=1", 0) == 0 and _Handler.hits.get("/ok", 0) == 1
+    assert fetched["stats"]["fetch/refused/denylist"] == 2
+
+
+def test_a_malformed_denylist_is_a_clear_error(tmp_path: Path) -> None:
+    from onionwatch.crawler.middlewares import load_denylist
+
+    path = tmp_path / "deny.txt"
+    path.write_text("0" * 64 + "\nnot-a-hash\n")
+    with pytest.raises(ConfigError, match=r"deny.txt:2: not a sha256"):
+        load_denylist(path)

@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--socks", required=True)
     parser.add_argument("--maxsize", type=int, default=1024 * 1024)
+    parser.add_argument("--denylist", default=None)
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args()
     process = CrawlerProcess(
@@ -59,6 +60,7 @@ def main() -> None:
             "DOWNLOAD_MAXSIZE": args.maxsize,
             "DOWNLOAD_WARNSIZE": 0,
             "RETRY_ENABLED": False,
+            "ONIONWATCH_DENYLIST": args.denylist,
             "LOG_LEVEL": "ERROR",
         }
     )

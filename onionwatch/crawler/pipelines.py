@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import DropItem, NotConfigured
 
 from onionwatch.crawler.batching import Batcher
-from onionwatch.errors import OnionwatchError
+from onionwatch.errors import OnionwatchError, StoreUnavailableError
 from onionwatch.models import EnrichedListing, Listing, Observation, WriteResult
 
 if TYPE_CHECKING:
@@ -142,6 +142,11 @@ class StorePipeline:
         )
         try:
             result = await self._batcher.submit(observation)
+        except StoreUnavailableError:
+            # The store spooled the batch durably and replays it on its next write: not lost,
+            # and not to be sent again from here (that would duplicate it).
+            self.stats.inc_value("listing/spooled")
+            return item
         except OnionwatchError as exc:
             self.stats.inc_value("listing/dropped/store_failed")
             raise DropItem(f"store failed for {item.listing.url}: {exc}") from exc

@@ -30,21 +30,13 @@ app.add_typer(session.app)
 
 
 def main() -> None:
+    # Standalone mode: click itself prints usage errors and exits with their codes (and with
+    # typer.Exit's); only the project's own errors are translated here, to one line and a code.
     try:
-        app(standalone_mode=False)
+        app()
     except OnionwatchError as exc:
         typer.secho(f"onionwatch: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and friends carry their own exit codes
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

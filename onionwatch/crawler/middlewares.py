@@ -197,7 +197,7 @@ class DenylistMiddleware:
     def from_crawler(cls, crawler: Crawler) -> DenylistMiddleware:
         path = crawler.settings.get("ONIONWATCH_DENYLIST")
         if not path:
-            raise NotConfigured("no URL denylist configured")
+            raise NotConfigured  # no denylist: the usual case, not worth a warning
         assert crawler.stats is not None
         return cls(crawler.stats, load_denylist(Path(path)))
 

@@ -149,7 +149,9 @@ def _market_report(crawler: Crawler, market: str) -> MarketReport:
             for k, v in stats.items()
             if k.startswith("listing/dropped/")
         },
-        errors=int(stats.get("log_count/ERROR", 0)) + int(stats.get("downloader/exception_count", 0)),
+        # Requests that finally failed (Scrapy logs each as an error); a download exception that a
+        # retry, a mirror failover or a Tor-outage requeue recovered is not an error of the crawl.
+        errors=int(stats.get("log_count/ERROR", 0)),
         events={k.removeprefix("events/"): int(v) for k, v in stats.items() if k.startswith("events/")},
         stats=stats,
         tor_outages=int(stats.get("tor/outage/paused", 0)),

@@ -53,7 +53,7 @@ from elasticsearch import (
 from onionwatch.errors import StoreError, StoreUnavailableError
 from onionwatch.index import derive, schema
 from onionwatch.index.es_query import build_export_body, build_search_body
-from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile
+from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
 from onionwatch.index.query import FacetBucket, SearchQuery, SearchResult
 from onionwatch.index.spool import Spool
 from onionwatch.models import (
@@ -837,20 +837,7 @@ class ElasticsearchStore:
             [{"observed_at": "asc"}],
             seq_no=False,
         ):
-            obs = Observation.model_validate(h["_source"]["doc"])
-            ppg = derive.price_per_gram_usd(obs.enrichment)
-            if ppg is None:
-                continue
-            for substance in obs.enrichment.substances:
-                history.setdefault(substance, []).append(
-                    PricePoint(
-                        substance=substance,
-                        market=obs.listing.market,
-                        listing_id=obs.listing.listing_id,
-                        observed_at=obs.observed_at,
-                        price_per_gram_usd=ppg,
-                    )
-                )
+            add_price_points(history, Observation.model_validate(h["_source"]["doc"]))
         substances = sorted({s for item in listings for s in item.enrichment.substances})
         return VendorProfile(
             handle=str(vendors[-1]["handle"]),

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from onionwatch.models import StoredListing, UtcDatetime
+from onionwatch.index.derive import price_per_gram_usd
+from onionwatch.models import Observation, StoredListing, UtcDatetime
 
 
 class _Frozen(BaseModel):
@@ -36,3 +37,20 @@ class VendorProfile(_Frozen):
     listings: tuple[StoredListing, ...]
     #: per substance, oldest first
     price_history: dict[str, tuple[PricePoint, ...]]
+
+
+def add_price_points(history: dict[str, list[PricePoint]], obs: Observation) -> None:
+    """One observation's price per gram, once per substance it offers (both stores' history)."""
+    ppg = price_per_gram_usd(obs.enrichment)
+    if ppg is None:
+        return
+    for substance in obs.enrichment.substances:
+        history.setdefault(substance, []).append(
+            PricePoint(
+                substance=substance,
+                market=obs.listing.market,
+                listing_id=obs.listing.listing_id,
+                observed_at=obs.observed_at,
+                price_per_gram_usd=ppg,
+            )
+        )

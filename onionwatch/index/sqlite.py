@@ -24,7 +24,7 @@ from typing import Any
 
 from onionwatch.errors import StoreError, StoreUnavailableError
 from onionwatch.index import derive
-from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile
+from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
 from onionwatch.index.query import (
     And,
     FacetBucket,
@@ -569,7 +569,7 @@ class SqliteStore:
         for (data,) in self._read(
             "SELECT data FROM observations WHERE vendor_norm = ? ORDER BY observed_at, id", (handle_norm,)
         ):
-            _add_price_points(history, Observation.model_validate_json(data))
+            add_price_points(history, Observation.model_validate_json(data))
         return _profile(markets, listings, history)
 
 
@@ -593,22 +593,6 @@ def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket,
         )
     rows = conn.execute(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", (size,)).fetchall()
     return tuple(FacetBucket(value=v, count=n) for v, n in rows)
-
-
-def _add_price_points(history: dict[str, list[PricePoint]], obs: Observation) -> None:
-    ppg = derive.price_per_gram_usd(obs.enrichment)
-    if ppg is None:
-        return
-    for substance in obs.enrichment.substances:
-        history.setdefault(substance, []).append(
-            PricePoint(
-                substance=substance,
-                market=obs.listing.market,
-                listing_id=obs.listing.listing_id,
-                observed_at=obs.observed_at,
-                price_per_gram_usd=ppg,
-            )
-        )
 
 
 def _profile(

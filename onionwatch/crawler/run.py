@@ -41,6 +41,8 @@ class CrawlTarget:
     circuits: int = 1
     #: the market account for login walls (username, password); never logged
     account: Account | None = None
+    #: further entry pages on the same mirror, read like the start page
+    extra_paths: tuple[str, ...] = ()
 
 
 def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
@@ -55,6 +57,7 @@ def target_for(market: MarketConfig, mirrors_dir: Path) -> CrawlTarget:
     return CrawlTarget(
         market=market.name,
         start_url=on_mirror(market.start_paths[0], ordered[0]),
+        extra_paths=tuple(market.start_paths[1:]),
         engine=market.engine,
         mirrors=tuple(ordered),
         concurrency=market.concurrency,
@@ -229,6 +232,7 @@ def crawl(
             isolation=target.isolation,
             mirrors=target.mirrors,
             circuits=target.circuits,
+            extra_paths=target.extra_paths,
         )
     # Scrapy sets the root logger to DEBUG (its handler filters); spaCy's own stream handler does
     # not filter, so its initialisation chatter would reach the terminal.

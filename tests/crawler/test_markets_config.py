@@ -98,3 +98,25 @@ def test_dead_mirror_fails_over_and_the_next_crawl_starts_on_the_live_one(tmp_pa
     assert health[f"http://{LIVE}"]["last_ok"] is not None
     with SqliteStore(data / "onionwatch.sqlite") as store:
         assert store.count_listings("shop") == 30  # one stable market id, whichever mirror served
+
+
+def test_every_start_path_is_an_entry_page(tmp_path: Path) -> None:
+    markets = tmp_path / "markets"
+    # The first entry page is gone (404); the crawl still enters through the second one.
+    _write(
+        markets,
+        "shop",
+        f"name: shop\nengine: nightshade\nmirrors: [http://{LIVE}/]\nstart_paths: [/gone, /]\n",
+    )
+    env = {
+        "ONIONWATCH_DATA_DIR": str(tmp_path / "var"),
+        "ONIONWATCH_MARKETS_DIR": str(markets),
+        "ONIONWATCH_CRAWL__ENRICH": "false",
+    }
+    with (
+        market_backend(tmp_path / "m", listings=12) as port,
+        Socks5Server({LIVE: ("127.0.0.1", port)}) as socks,
+    ):
+        result = onionwatch_cli("crawl", "shop", "--socks", socks.address, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["listings_stored"] == 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy import Request, Spider
 from scrapy.http import Response
@@ -27,6 +28,7 @@ class MarketSpider(Spider):
         isolation: str | None = None,
         mirrors: Sequence[str] = (),
         circuits: int = 1,
+        extra_paths: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(name=f"market:{market}", **kwargs)
@@ -35,6 +37,7 @@ class MarketSpider(Spider):
         #: every mirror of the market, best first (the failover middleware reads this)
         self.mirrors = list(mirrors) or [start_url]
         self.circuits = max(1, circuits)
+        self.extra_paths = tuple(extra_paths)
         self._sent = 0
         self.engine = engine
         self.pages = engine_pages(engine)
@@ -44,6 +47,8 @@ class MarketSpider(Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         yield self._request(self.start_url, self.parse_home)
+        for path in self.extra_paths:
+            yield self._request(urljoin(self.start_url, path), self.parse_home)
 
     def _isolation(self) -> str:
         # Several isolated circuits spread the load; one (the default) keeps a session on one circuit.

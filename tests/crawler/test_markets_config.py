@@ -120,3 +120,10 @@ def test_every_start_path_is_an_entry_page(tmp_path: Path) -> None:
         result = onionwatch_cli("crawl", "shop", "--socks", socks.address, "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["listings_stored"] == 12
+
+
+def test_the_shipped_example_market_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "markets" / "example.yaml.example"
+    _write(tmp_path, "example", example.read_text())
+    market = load_markets(tmp_path)["example"]
+    assert market.login is not None and market.login.password is None  # secrets come from the env

@@ -2,10 +2,12 @@
 
 One run: a lab (private Tor network) whose market adds 500 ms to every page; N listing pages
 fetched at concurrency 8 and 32 (a) with onionwatch's Tor download handler (SOCKS5h straight to
-the client tor) and (b) with Scrapy's default HTTP handler through Privoxy (Debian's privoxy,
-forward-socks5t to the same client tor). Prints pages/s and the fraction of the bound
-``concurrency / latency`` each reaches. The URL list is flat on purpose: it measures the download
-path, not the spider's link graph (whose first pages cannot be fetched in parallel).
+the client tor, one isolation key = one circuit), (b) with Scrapy's default HTTP handler through
+Privoxy (Debian's privoxy, forward-socks5t to the same client tor), and (c) with the Tor handler
+spreading requests over N isolated circuits (a market's ``circuits`` setting). Prints pages/s and
+the fraction of the bound ``concurrency / latency`` each reaches. The URL list is flat on purpose:
+it measures the download path, not the spider's link graph (whose first pages cannot be fetched
+in parallel).
 
     .venv/bin/python bench/crawl_throughput.py [--pages 160] [--latency-ms 500]
 """
@@ -30,15 +32,17 @@ from scrapy import Request, Spider
 from scrapy.crawler import CrawlerProcess
 from onionwatch.crawler.addon import OnionwatchAddon
 
-mode, proxy, concurrency, urls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+mode, proxy, urls = sys.argv[1], sys.argv[2], sys.argv[5:]
+concurrency, circuits = int(sys.argv[3]), int(sys.argv[4])
 done = {"ok": 0, "failed": 0, "first": None, "last": None}
 
 class Flat(Spider):
     name = "flat"
     async def start(self):
         done["t0"] = time.monotonic()
-        for url in urls:
-            meta = {"proxy": proxy} if mode == "privoxy" else {"tor_isolation": "bench"}
+        for i, url in enumerate(urls):
+            # Tor handler: N isolation keys = N circuits, as a market's `circuits` setting does
+            meta = {"proxy": proxy} if mode == "privoxy" else {"tor_isolation": f"bench-{i % circuits}"}
             yield Request(url, meta=meta, dont_filter=True, errback=self.failed)
     def parse(self, response):
         now = time.monotonic()
@@ -66,9 +70,11 @@ print(json.dumps({**done, "elapsed": end - done.get("t0", started)}))
 """
 
 
-def run_fetch(mode: str, proxy: str, concurrency: int, urls: list[str]) -> dict[str, float]:
+def run_fetch(
+    mode: str, proxy: str, concurrency: int, urls: list[str], circuits: int = 1
+) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", FETCH, mode, proxy, str(concurrency), *urls],
+        [sys.executable, "-c", FETCH, mode, proxy, str(concurrency), str(circuits), *urls],
         capture_output=True,
         text=True,
         timeout=600,
@@ -122,6 +128,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=160)
     parser.add_argument("--latency-ms", type=float, default=500)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--circuits", type=int, default=4, help="also measure N isolated circuits (1: skip)")
     args = parser.parse_args()
     privoxy = shutil.which("privoxy") or ("/usr/sbin/privoxy" if Path("/usr/sbin/privoxy").exists() else None)
     latency = args.latency_ms / 1000
@@ -145,12 +152,14 @@ def main() -> None:
                 print(f"{'path':<28}{'conc':>5}{'pages/s':>10}{'bound':>8}{'ratio':>8}{'failed':>8}")
                 for concurrency in args.concurrency:
                     bound = concurrency / latency
-                    rows = [("onionwatch Tor handler", "tor", socks)]
+                    rows = [("onionwatch Tor handler", "tor", socks, 1)]
                     if proxy_proc is not None:
-                        rows.append(("Scrapy + Privoxy bridge", "privoxy", f"http://127.0.0.1:{port}"))
+                        rows.append(("Scrapy + Privoxy bridge", "privoxy", f"http://127.0.0.1:{port}", 1))
+                    if args.circuits > 1:
+                        rows.append((f"Tor handler, {args.circuits} circuits", "tor-n", socks, args.circuits))
                     measured = {}
-                    for label, mode, proxy in rows:
-                        result = run_fetch(mode, proxy, concurrency, urls)
+                    for label, mode, proxy, circuits in rows:
+                        result = run_fetch(mode.removesuffix("-n"), proxy, concurrency, urls, circuits)
                         rate = result["ok"] / result["elapsed"]
                         measured[mode] = rate
                         print(

@@ -75,17 +75,8 @@ def compile_node(node: Node) -> dict[str, Any]:
 def build_query(query: SearchQuery) -> dict[str, Any]:
     """The ``query`` clause: the parsed text scores, the structured filters only filter."""
     filters: list[dict[str, Any]] = []
-    for name, value in (
-        ("market", query.market),
-        ("vendor", query.vendor),
-        ("substance", query.substance),
-        ("class", query.substance_class),
-        ("ships_from", query.ships_from),
-        ("ships_to", query.ships_to),
-    ):
-        normalized = derive.norm_key(value)
-        if normalized is not None:
-            filters.append({"term": {KEYWORD_FIELD[name]: normalized}})
+    for name, normalized in query.keyword_filters():
+        filters.append({"term": {KEYWORD_FIELD[name]: normalized}})
     price: dict[str, float] = {}
     if query.price_per_gram_min is not None:
         price["gte"] = float(query.price_per_gram_min)

@@ -70,6 +70,18 @@ class SearchQuery(BaseModel):
     def ast(self) -> Node | None:
         return parse_query(self.text)
 
+    def keyword_filters(self) -> list[tuple[str, str]]:
+        """The exact-match filters that are set, as (field, normalised value), for every backend."""
+        pairs = (
+            ("market", self.market),
+            ("vendor", self.vendor),
+            ("substance", self.substance),
+            ("class", self.substance_class),
+            ("ships_from", self.ships_from),
+            ("ships_to", self.ships_to),
+        )
+        return [(name, value) for name, raw in pairs if (value := norm_key(raw)) is not None]
+
     @property
     def effective_sort(self) -> SortName:
         if self.sort is not None:

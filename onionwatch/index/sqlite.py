@@ -705,17 +705,8 @@ def _where(query: SearchQuery) -> tuple[str, list[Any]]:
     ast = query.ast
     if ast is not None:
         clauses.append(_compile(ast, params))
-    for name, value in (
-        ("market", query.market),
-        ("vendor", query.vendor),
-        ("substance", query.substance),
-        ("class", query.substance_class),
-        ("ships_from", query.ships_from),
-        ("ships_to", query.ships_to),
-    ):
-        normalized = derive.norm_key(value)
-        if normalized is not None:
-            clauses.append(_keyword(name, normalized, params))
+    for name, normalized in query.keyword_filters():
+        clauses.append(_keyword(name, normalized, params))
     if query.price_per_gram_min is not None:
         clauses.append("l.price_per_gram_usd >= ?")
         params.append(float(query.price_per_gram_min))

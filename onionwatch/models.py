@@ -87,6 +87,20 @@ class Listing(_Strict):
     page_sha256: Sha256Hex
 
 
+class VendorPage(_Strict):
+    """A vendor's profile page on one market, as shown: the text that carries their PGP key, payment
+    addresses and terms, before enrichment."""
+
+    market: str = Field(min_length=1)
+    handle: str = Field(min_length=1)
+    url: str
+    #: the profile's visible text (bio, terms, PGP key block, addresses), line breaks kept
+    text: str
+    ships_from: str | None = None
+    crawled_at: UtcDatetime
+    page_sha256: Sha256Hex
+
+
 class Vendor(_Strict):
     market: str
     handle: str = Field(min_length=1)

@@ -9,6 +9,7 @@ order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -99,9 +100,9 @@ _SPACES = re.compile(r"\s+")
 # where a number-led pattern may start (same left boundary as _LEFT)
 # (the digit comes first and the look-behinds include it: a pattern that opens with a character
 # class lets the regex engine skip ahead to candidates instead of testing every position)
-_NUMBER_START = re.compile(r"[\d½¼⅛](?<![\w.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])", _FLAGS)
+_NUMBER_START = re.compile(r"[\d½¼⅛](?<![A-Za-z0-9.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])", _FLAGS)
 #: the patterns that do not start with a number scan the whole text
-_SCANNED = frozenset({"street", "count_x"})
+_SCANNED = frozenset({"street", "count_x", "container"})
 #: how far a street measure's count may stand before it ("100 x QP") and a margin after the word
 _STREET_BEFORE = 24
 _STREET_AFTER = 16
@@ -110,8 +111,28 @@ _COUNT_LED = frozenset({"count_measure", "count"})
 #: words between a number and a count word that make it something else than a described count
 _NOT_DESCRIBING = "for|of|and|or|per|get|free|more|extra|bonus|at|in|from|to|with|than|out|left|sold|max|min"
 _DASHES = re.compile(r"[\s-]+")
-_LEFT = r"(?<![\w.,/$€£₿฿#])(?<![A-Za-z]-)"
+# "_" separates like a space ("LSD_300 hits"): market titles use it where URLs or filenames forbid spaces
+_LEFT = r"(?<![A-Za-z0-9.,/$€£₿฿#])(?<![A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9µμ])"
+
+
+#: packaging words that a count follows ("Box of 28", "pack of 10", "strip of 14")
+_CONTAINERS = "box|boxes|pack|packs|packet|packets|strip|strips|blister|blisters|bottle|bottles|sheet|sheets|bag|bags|tub|jar"
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    folded = unicodedata.normalize("NFKC", c)
+    return folded if len(folded) == 1 else c
+
+
+def fold(text: str) -> str:
+    """Fancy-font and full-width characters ("𝟚𝕞𝕘", "１０ｇ") as the ASCII they stand for, one character
+    for one so that every offset stays valid in the original text; characters whose compatibility
+    form is longer ("½" → "1⁄2", ligatures) are kept as they are."""
+    if text.isascii():
+        return text
+    return "".join(map(_fold_char, text))
 
 
 class Lazy:
@@ -240,6 +261,22 @@ class QuantityParser:
                     rf"{n}\s+(?!(?:{_NOT_DESCRIBING})\b)[a-z]{{3,12}}\s+(?P<cw>{count}){_RIGHT}", _FLAGS
                 ),
             ),
+            # a title that opens with its count and names the unit a few words later
+            # ("3 Black Domina Feminized Seeds", "3 Great White Shark / Feminised Seeds")
+            (
+                "count_described",
+                re.compile(
+                    rf"(?:^|(?<=\n))(?P<n>\d+)\s+(?:(?!(?:{_NOT_DESCRIBING})\b)[a-z]{{2,14}}(?:\s+|\s*/\s*)){{1,3}}"
+                    rf"(?P<cw>{count}){_RIGHT}",
+                    _FLAGS,
+                ),
+            ),
+            (
+                "container",
+                re.compile(
+                    rf"\b(?:{_CONTAINERS})\s+of\s+(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d|[x×*]))", _FLAGS
+                ),
+            ),
             (
                 "count_x",
                 re.compile(rf"[x×](?<!\w[x×])\s*(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d))", _FLAGS),
@@ -314,7 +351,7 @@ class QuantityParser:
         """Quantities and bare doses found in ``text``."""
         out: list[Found] = []
         lone_doses: list[tuple[int, int, Decimal]] = []
-        for kind, m in self.scan(text):
+        for kind, m in self.scan(fold(text)):
             try:
                 self._one(
                     kind,
@@ -340,7 +377,7 @@ class QuantityParser:
         only = next(iter(distinct)) if len(distinct) == 1 else None
         result = []
         for i, f in enumerate(out):
-            if f.unit == "unit" and f.dose_mg is None:
+            if f.unit == "unit" and f.dose_mg is None and not _holds_count(text, f, out[i + 1 : i + 2]):
                 limit = min(f.end + _DOSE_REACH, out[i + 1].start if i + 1 < len(out) else len(text))
                 after = [d for s, _, d in lone_doses if f.end <= s < limit and "\n" not in text[f.end : s]]
                 dose = after[0] if after else only
@@ -410,7 +447,7 @@ class QuantityParser:
                 out.append(Found(s, e, _norm(mg / 1000), "g"))  # "500mg MDMA": a weight of powder
             else:
                 lone_doses.append((s, e, _norm(mg)))
-        elif kind in ("count", "count_x", "count_described"):
+        elif kind in ("count", "count_x", "count_described", "container"):
             n = Decimal(m.group("n"))
             if m.groupdict().get("cw", "x").lower() in ("x", "×") and _STRENGTH.search(
                 m.string[max(0, s - 12) : e + 14]
@@ -418,6 +455,14 @@ class QuantityParser:
                 return  # "extract 50x", "20x stronger": a strength, not a count
             if n > 0:
                 out.append(Found(s, e, n, "unit"))
+
+
+def _holds_count(text: str, f: Found, following: list[Found]) -> bool:
+    """A count followed by a count in brackets is a package of them ("1 strip (14 capsules)"): the
+    dose belongs to what is inside."""
+    if not following or following[0].unit != "unit":
+        return False
+    return text[f.end : following[0].start].strip() in ("(", "[")
 
 
 def _norm(value: Decimal) -> Decimal:

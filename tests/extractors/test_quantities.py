@@ -114,3 +114,38 @@ def test_bare_mg_of_a_powder_name_is_a_weight(extract: Extract, title: str, gram
 def test_bare_mg_of_a_pill_brand_stays_a_dose(extract: Extract) -> None:
     e = extract("Adderall 20mg")
     assert q(e) == [] and e.doses_mg == (Decimal(20),)
+
+
+def test_grm_is_grams(extract: Extract) -> None:
+    assert q(extract("Cocaine 5 grm")) == [(Decimal(5), "g", None)]
+    assert q(extract("Ketamine 10grms")) == [(Decimal(10), "g", None)]
+
+
+def test_underscore_separates_like_a_space(extract: Extract) -> None:
+    assert q(extract("LSD_300 hits of 250ug")) == [(Decimal(300), "unit", Decimal("0.25"))]
+
+
+@pytest.mark.parametrize("title", ["Cocaine １０ｇ", "Cocaine 𝟏𝟎g", "Cocaine 𝟙𝟘𝕘"])
+def test_full_width_and_fancy_font_digits(extract: Extract, title: str) -> None:
+    e = extract(title)
+    assert q(e) == [(Decimal(10), "g", None)]
+    # the mention keeps the listing's own characters
+    assert e.quantities[0].text == title.split(" ", 1)[1]
+
+
+def test_container_of_count_takes_the_listing_dose(extract: Extract) -> None:
+    e = extract("Oxycontin 80mg, Box of 28")
+    assert q(e) == [(Decimal(28), "unit", Decimal(80))]
+
+
+def test_container_of_a_weight_is_not_a_count(extract: Extract) -> None:
+    assert q(extract("Weed bag of 10g")) == [(Decimal(10), "g", None)]
+
+
+def test_title_opening_with_its_count(extract: Extract) -> None:
+    assert q(extract("3 Black Domina Feminized Seeds")) == [(Decimal(3), "unit", None)]
+
+
+def test_a_package_of_counted_units_gives_its_dose_to_what_is_inside(extract: Extract) -> None:
+    e = extract("Pregabalin 1 strip (14 capsules) 75mg")
+    assert q(e) == [(Decimal(1), "unit", None), (Decimal(14), "unit", Decimal(75))]

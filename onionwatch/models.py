@@ -108,6 +108,9 @@ class Vendor(_Strict):
     first_seen: UtcDatetime
     last_seen: UtcDatetime
     listing_count: int = 0
+    #: identifiers seen on the vendor's profile page and listings (sorted)
+    pgp_fingerprints: tuple[str, ...] = ()
+    wallets: tuple[str, ...] = ()
 
 
 # --- enrichment (extractors) -------------------------------------------------------------------
@@ -148,6 +151,39 @@ class PriceMention(_Strict):
     rate_source: str | None = None
 
 
+#: listing categories, a public contract (analysts filter on them, rules target them)
+ListingCategoryName = Literal["drugs", "precursors", "weapons", "fraud", "digital", "services", "other"]
+Chain = Literal["bitcoin", "litecoin", "monero", "ethereum"]
+
+
+class PrecursorMention(_Strict):
+    #: canonical precursor id, a public contract ("npp", "anpp", "4-ap", "p2p", ...)
+    id: str
+    name: str
+    #: CAS Registry Number of the canonical entry
+    cas: str | None = None
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class WalletMention(_Strict):
+    chain: Chain
+    #: as written (base58 is case-sensitive); only checksum-valid strings are kept
+    address: str
+    #: False only for all-lower / all-upper Ethereum addresses, which carry no checksum
+    checksummed: bool = True
+
+
+class PgpKeyInfo(_Strict):
+    """A parsed ASCII-armored public key block."""
+
+    #: primary key fingerprint, upper-case hex
+    fingerprint: str
+    user_ids: tuple[str, ...] = ()
+    created: UtcDatetime | None = None
+
+
 class Enrichment(_Strict):
     drugs: tuple[DrugMention, ...] = ()
     fentanyl_class: bool = False
@@ -155,7 +191,25 @@ class Enrichment(_Strict):
     doses_mg: tuple[Decimal, ...] = ()
     prices: tuple[PriceMention, ...] = ()
     vendor: str | None = None
+    #: every key fingerprint the text shows: written out, or of a parsed key block
     pgp_fingerprints: tuple[str, ...] = ()
+    precursors: tuple[PrecursorMention, ...] = ()
+    wallets: tuple[WalletMention, ...] = ()
+    pgp_keys: tuple[PgpKeyInfo, ...] = ()
+    category: ListingCategoryName | None = None
+    #: ships from / to as ISO 3166-1 alpha-2 codes, or a region ("EU", "WW" = worldwide, ...)
+    origin: str | None = None
+    destinations: tuple[str, ...] = ()
+    #: shipped into the configured home country from outside it; None when unknown or not configured
+    international: bool | None = None
+
+    @property
+    def has_wallet(self) -> bool:
+        return bool(self.wallets)
+
+    @property
+    def precursor_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.id for p in self.precursors))
 
     @property
     def substances(self) -> tuple[str, ...]:
@@ -169,6 +223,16 @@ class Enrichment(_Strict):
 class EnrichedListing(_Strict):
     listing: Listing
     enrichment: Enrichment = Enrichment()
+
+
+class EnrichedVendorPage(_Strict):
+    """A vendor page and what it says about the account: keys, addresses, origin."""
+
+    page: VendorPage
+    wallets: tuple[WalletMention, ...] = ()
+    pgp_keys: tuple[PgpKeyInfo, ...] = ()
+    pgp_fingerprints: tuple[str, ...] = ()
+    origin: str | None = None
 
 
 # --- store -------------------------------------------------------------------------------------

@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     crawl: CrawlSettings = CrawlSettings()
     lab: LabSettings = LabSettings()
+    #: the country (or region: "EU") the analysts work for; listings shipped into it from outside
+    #: are flagged ``international``. Unset: the flag stays unknown.
+    home_country: str | None = None
+
+    @field_validator("home_country")
+    @classmethod
+    def _known_place(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from onionwatch.extractors.entities.geo import normalise_place  # pycountry tables load lazily
+
+        code = normalise_place(value)
+        if code is None:
+            raise ValueError(f"{value!r} is not a country or region onionwatch knows (ISO codes: US, DE, EU)")
+        return code
 
     @classmethod
     def settings_customise_sources(

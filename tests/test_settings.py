@@ -32,6 +32,7 @@ def test_environment_wins_over_file(monkeypatch: pytest.MonkeyPatch) -> None:
         ("store:\n  backend: mongodb\n", "store.backend"),
         ("crawl:\n  concurrency: 0\n", "crawl.concurrency"),
         ("tor: [unclosed\n", "cannot read settings"),
+        ("home_country: Atlantis\n", "home_country"),
     ],
 )
 def test_broken_config_is_one_clear_error(
@@ -56,3 +57,10 @@ def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t-key" not in repr(settings) and "s3cr3t-key" not in str(settings.model_dump())
     assert settings.store.elasticsearch.api_key is not None
     assert settings.store.elasticsearch.api_key.get_secret_value() == "s3cr3t-key"
+
+
+def test_home_country_is_normalised(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("home_country: United States\n")
+    monkeypatch.setenv("ONIONWATCH_CONFIG", str(path))
+    assert load_settings().home_country == "US"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -278,7 +279,10 @@ def reparse(
 
     try:
         report = run_reparse(
-            settings.archive_dir, store, market=market, enrich=enrich_listings if enrich else None
+            settings.archive_dir,
+            store,
+            market=market,
+            enrich=partial(enrich_listings, home_country=settings.home_country) if enrich else None,
         )
     finally:
         store.close()

@@ -15,7 +15,14 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from onionwatch.crawler.batching import Batcher
 from onionwatch.errors import OnionwatchError, StoreUnavailableError
-from onionwatch.models import EnrichedListing, Listing, Observation, WriteResult
+from onionwatch.models import (
+    EnrichedListing,
+    EnrichedVendorPage,
+    Listing,
+    Observation,
+    VendorPage,
+    WriteResult,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -34,8 +41,16 @@ def _stats(crawler: Crawler) -> StatsCollector:
 class EnrichPipeline:
     """Listing -> EnrichedListing through the spaCy pipeline, in batches, in a worker thread."""
 
-    def __init__(self, stats: StatsCollector, *, batch_size: int = 64, max_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        stats: StatsCollector,
+        *,
+        batch_size: int = 64,
+        max_delay: float = 0.5,
+        home_country: str | None = None,
+    ) -> None:
         self.stats = stats
+        self.home_country = home_country
         self._batcher: Batcher[Listing, EnrichedListing] = Batcher(
             self._enrich, size=batch_size, max_delay=max_delay, name="enrich"
         )
@@ -48,13 +63,13 @@ class EnrichPipeline:
             _stats(crawler),
             batch_size=crawler.settings.getint("ONIONWATCH_ENRICH_BATCH_SIZE", 64),
             max_delay=crawler.settings.getfloat("ONIONWATCH_BATCH_MAX_DELAY", 0.5),
+            home_country=crawler.settings.get("ONIONWATCH_HOME_COUNTRY"),
         )
 
-    @staticmethod
-    def _enrich(listings: Sequence[Listing]) -> Sequence[EnrichedListing]:
+    def _enrich(self, listings: Sequence[Listing]) -> Sequence[EnrichedListing]:
         from onionwatch.extractors import enrich  # spaCy loads in the worker, not at import
 
-        return enrich(listings)
+        return enrich(listings, home_country=self.home_country)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Listing):
@@ -75,7 +90,8 @@ class EnrichPipeline:
 
 
 class StorePipeline:
-    """Writes each (enriched) listing as an observation; counts the events the store reports."""
+    """Writes each (enriched) listing as an observation; counts the events the store reports.
+    Vendor pages are read for their keys and addresses here (no spaCy needed) and recorded."""
 
     def __init__(
         self,
@@ -95,6 +111,9 @@ class StorePipeline:
         self._owns_store = owns_store
         self._batcher: Batcher[Observation, WriteResult] = Batcher(
             self._write, size=batch_size, max_delay=max_delay, name="store"
+        )
+        self._vendor_batcher: Batcher[VendorPage, EnrichedVendorPage] = Batcher(
+            self._write_vendor_pages, size=batch_size, max_delay=max_delay, name="store-vendors"
         )
 
     @classmethod
@@ -128,7 +147,29 @@ class StorePipeline:
         empty = WriteResult(written=0, created=0, updated=0)
         return [result] + [empty] * (len(observations) - 1)
 
+    def _write_vendor_pages(self, pages: Sequence[VendorPage]) -> Sequence[EnrichedVendorPage]:
+        from onionwatch.extractors.supply import enrich_vendor_page
+
+        enriched = [enrich_vendor_page(p) for p in pages]
+        self.store.write_vendor_pages(enriched)
+        return enriched
+
+    async def _process_vendor_page(self, page: VendorPage) -> EnrichedVendorPage:
+        try:
+            enriched = await self._vendor_batcher.submit(page)
+        except OnionwatchError as exc:
+            self.stats.inc_value("vendor_page/dropped/store_failed")
+            raise DropItem(f"store failed for vendor page {page.url}: {exc}") from exc
+        self.stats.inc_value("vendor_page/stored")
+        if enriched.wallets:
+            self.stats.inc_value("vendor_page/with_wallet")
+        if enriched.pgp_fingerprints:
+            self.stats.inc_value("vendor_page/with_pgp")
+        return enriched
+
     async def process_item(self, item: Any) -> Any:
+        if isinstance(item, VendorPage):
+            return await self._process_vendor_page(item)
         if isinstance(item, Listing):
             item = EnrichedListing(listing=item)
         if not isinstance(item, EnrichedListing):
@@ -159,6 +200,8 @@ class StorePipeline:
 
     async def close_spider(self) -> None:
         await self._batcher.drain()
+        await self._vendor_batcher.drain()
         self._batcher.close()
+        self._vendor_batcher.close()
         if self._owns_store:
             self.store.close()

@@ -127,6 +127,7 @@ def scrapy_settings(
         "DOWNLOAD_TIMEOUT": settings.crawl.download_timeout,
         "USER_AGENT": settings.crawl.user_agent,
         "ONIONWATCH_ENRICH_ENABLED": settings.crawl.enrich,
+        "ONIONWATCH_HOME_COUNTRY": settings.home_country,
         "ONIONWATCH_ARCHIVE_DIR": str(settings.archive_dir) if settings.crawl.archive else None,
         "ONIONWATCH_MIRRORS_DIR": str(settings.data_dir / "mirrors"),
         "ONIONWATCH_SESSIONS_DIR": str(settings.data_dir / "sessions"),

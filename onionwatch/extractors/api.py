@@ -11,12 +11,14 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, VENDOR_HINT, remember_text
+from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, VENDOR_HINT, remember_text, text_of
 from onionwatch.extractors.pipeline import get_pipeline
+from onionwatch.extractors.supply import supply_fields
 from onionwatch.models import DrugMention, EnrichedListing, Enrichment, Listing
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,15 @@ def listing_text(listing: Listing) -> str:
     return "\n".join(p for p in (listing.title, listing.description, price_text) if p)
 
 
-def doc_enrichment(doc: Doc, drugs_key: str = "drugs") -> Enrichment:
-    """Read one processed Doc into the shared model."""
+def doc_enrichment(
+    doc: Doc,
+    drugs_key: str = "drugs",
+    *,
+    listing: Listing | None = None,
+    home_country: str | None = None,
+) -> Enrichment:
+    """Read one processed Doc into the shared model; with its ``listing``, the supply-chain fields
+    (precursors, wallets, PGP keys, category, origin) too."""
     drugs = tuple(
         DrugMention(
             id=s.id_,
@@ -59,6 +68,12 @@ def doc_enrichment(doc: Doc, drugs_key: str = "drugs") -> Enrichment:
     )
     ext = doc._  # each ``doc._`` builds a new accessor: take it once
     doses: list[Decimal] = ext.ow_doses_mg or []
+    fingerprints = tuple(ext.ow_pgp or ())
+    supply: dict[str, Any] = {"pgp_fingerprints": fingerprints}
+    if listing is not None:
+        supply = supply_fields(
+            listing, text_of(doc), has_drugs=bool(drugs), fingerprints=fingerprints, home_country=home_country
+        )
     return Enrichment(
         drugs=drugs,
         fentanyl_class=any(d.cls == "fentanyl_class" for d in drugs),
@@ -66,7 +81,7 @@ def doc_enrichment(doc: Doc, drugs_key: str = "drugs") -> Enrichment:
         doses_mg=tuple(doses),
         prices=tuple(ext.ow_prices or ()),
         vendor=ext.ow_vendor,
-        pgp_fingerprints=tuple(ext.ow_pgp or ()),
+        **supply,
     )
 
 
@@ -88,10 +103,15 @@ def _docs(nlp: Language, listings: list[Listing]) -> Iterator[Doc]:
 
 
 def enrich(
-    listings: Iterable[Listing], *, nlp: Language | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    listings: Iterable[Listing],
+    *,
+    nlp: Language | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    home_country: str | None = None,
 ) -> list[EnrichedListing]:
     """Enrich listings in order. A listing whose document fails comes back with an empty enrichment
-    (and a logged warning); the rest of the batch is unaffected."""
+    (and a logged warning); the rest of the batch is unaffected. ``home_country`` (a place
+    :func:`~onionwatch.extractors.entities.normalise_place` knows) decides ``international``."""
     nlp = nlp or get_pipeline()
     items = list(listings)
     results: list[Enrichment | None] = [None] * len(items)
@@ -99,7 +119,7 @@ def enrich(
         for doc in nlp.pipe(_docs(nlp, items), batch_size=batch_size):
             i = doc.user_data["ow_index"]
             try:
-                results[i] = doc_enrichment(doc)
+                results[i] = doc_enrichment(doc, listing=items[i], home_country=home_country)
             except Exception:  # a malformed mention must cost one listing, not the batch
                 log.exception("cannot read enrichment of listing %s", items[i].listing_id)
     out = []

@@ -117,7 +117,10 @@ _RIGHT = r"(?![A-Za-z0-9µμ])"
 
 
 #: packaging words that a count follows ("Box of 28", "pack of 10", "strip of 14")
-_CONTAINERS = "box|boxes|pack|packs|packet|packets|strip|strips|blister|blisters|bottle|bottles|sheet|sheets|bag|bags|tub|jar"
+_CONTAINERS = (
+    "box|boxes|pack|packs|packet|packets|strip|strips|blister|blisters|"
+    "bottle|bottles|sheet|sheets|bag|bags|tub|jar"
+)
 
 
 @lru_cache(maxsize=4096)

@@ -51,6 +51,22 @@ def substances_text(enrichment: Enrichment) -> str:
     return search_text(" ".join(names))
 
 
+def supply_terms(enrichment: Enrichment) -> dict[str, list[str]]:
+    """The multi-valued supply-chain keyword fields of a listing, normalised like every keyword."""
+    fields = {
+        "destination": list(enrichment.destinations),
+        "precursor": list(enrichment.precursor_ids),
+        "wallet": [w.address for w in enrichment.wallets],
+        "pgp": list(enrichment.pgp_fingerprints),
+    }
+    return {name: sorted({n for n in map(norm_key, values) if n}) for name, values in fields.items()}
+
+
+def bool_facet(value: bool) -> str:
+    """How a yes/no facet bucket is named on every backend."""
+    return "true" if value else "false"
+
+
 def price_per_gram_usd(enrichment: Enrichment) -> Decimal | None:
     """Lowest USD price per gram among the listing's price tiers, or None when none is per gram.
 

@@ -51,12 +51,13 @@ from elasticsearch import (
 )
 
 from onionwatch.errors import StoreError, StoreUnavailableError
-from onionwatch.index import derive, schema
+from onionwatch.index import derive, identity, schema
 from onionwatch.index.es_query import build_export_body, build_search_body
 from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
 from onionwatch.index.query import FacetBucket, SearchQuery, SearchResult
 from onionwatch.index.spool import Spool
 from onionwatch.models import (
+    EnrichedVendorPage,
     Enrichment,
     Event,
     EventKind,
@@ -194,6 +195,9 @@ class ElasticsearchStore:
                     continue  # months are created by their first write, aliased by the template
                 alias = self.alias(spec)
                 if indices.exists_alias(name=alias):
+                    # fields added since the index was created (additive only: a changed field
+                    # needs `index migrate`)
+                    indices.put_mapping(index=alias, properties=spec.mappings["properties"])
                     continue
                 try:
                     indices.create(index=spec.index(self.prefix), aliases={alias: {}})
@@ -346,8 +350,16 @@ class ElasticsearchStore:
         key_actions, key_candidates = self._plan_first_seen(fresh, baseline)
         listing_actions, listing_plans = self._plan_listings(listing_groups, current_listings)
         vendor_actions = self._plan_vendors(vendor_groups, current_vendors)
+        identifier_actions = self._identifier_actions(
+            [i for _oid, o in fresh for i in identity.from_observation(o)]
+        )
         results = self._bulk(
-            key_actions + listing_actions + vendor_actions + self._crawl_run_actions(fresh), "write state"
+            key_actions
+            + listing_actions
+            + vendor_actions
+            + identifier_actions
+            + self._crawl_run_actions(fresh),
+            "write state",
         )
         self._first_seen_outcome(key_candidates, results, baseline, recovering, events_by_obs)
         created, updated, conflicts = _listing_outcome(listing_plans, results, events_by_obs)
@@ -375,12 +387,72 @@ class ElasticsearchStore:
         if len(self._known_keys) > _KNOWN_KEYS_MAX:
             self._known_keys.clear()
         self._known_keys.update(d for d in key_candidates if results.get(d, {}).get("status") in (201, 409))
+        self._known_keys.update(a["_id"] for a in identifier_actions)
         if self._refresh:
             with self._translated("refresh"):
                 self._client.indices.refresh(index=f"{self.prefix}-*")
         # Events in input order, like the SQLite store.
         events = [e for oid in by_id if oid in events_by_obs for e in events_by_obs[oid]]
         return WriteResult(written=len(fresh), created=created, updated=updated, events=tuple(events))
+
+    def _identifier_actions(self, identifiers: Sequence[identity.VendorIdentifier]) -> list[dict[str, Any]]:
+        """Create-only: the first sighting stays; a known one is not sent again (the cache of
+        first-seen keys also remembers identifiers)."""
+        index = self.alias(schema.IDENTIFIERS)
+        actions: dict[str, dict[str, Any]] = {}
+        for i in identifiers:
+            if i.id in self._known_keys or i.id in actions:
+                continue
+            actions[i.id] = {
+                "_op_type": "create",
+                "_index": index,
+                "_id": i.id,
+                "_source": {
+                    "market": i.market,
+                    "handle": i.handle,
+                    "handle_norm": derive.norm_key(i.handle),
+                    "kind": i.kind,
+                    "value": i.value,
+                    "first_seen": derive.iso(i.first_seen),
+                    "source": i.source,
+                },
+            }
+        return list(actions.values())
+
+    def write_vendor_pages(self, pages: Sequence[EnrichedVendorPage]) -> int:
+        with self._lock:
+            self._ensure_ready()
+            actions = self._identifier_actions([i for p in pages for i in identity.from_vendor_page(p)])
+            results = self._bulk(actions, "write vendor identifiers")
+            self._known_keys.update(results)
+            if self._refresh and actions:
+                with self._translated("refresh"):
+                    self._client.indices.refresh(index=self.alias(schema.IDENTIFIERS))
+        return len(pages)
+
+    def _identifiers(self, query: dict[str, Any]) -> list[identity.VendorIdentifier]:
+        return [
+            identity.VendorIdentifier(
+                market=s["market"],
+                handle=s["handle"],
+                kind=s["kind"],
+                value=s["value"],
+                first_seen=derive.parse_iso(s["first_seen"]),
+                source=s["source"],
+            )
+            for s in (
+                h["_source"]
+                for h in self._scan(
+                    self.alias(schema.IDENTIFIERS),
+                    query,
+                    [{"market": "asc"}, {"handle_norm": "asc"}, {"kind": "asc"}, {"value": "asc"}],
+                    seq_no=False,
+                )
+            )
+        ]
+
+    def identities(self) -> list[identity.Identity]:
+        return identity.link(self._identifiers({"match_all": {}}))
 
     def _plan_first_seen(
         self, fresh: list[tuple[str, Observation]], baseline: bool
@@ -722,6 +794,7 @@ class ElasticsearchStore:
             )
         ]
         counts = self._listing_counts(query)
+        idents = identity.by_account(self._identifiers(query))
         return [
             Vendor(
                 market=s["market"],
@@ -729,6 +802,7 @@ class ElasticsearchStore:
                 first_seen=derive.parse_iso(s["first_seen"]),
                 last_seen=derive.parse_iso(s["last_seen"]),
                 listing_count=counts.get((s["market"], s["handle_norm"]), 0),
+                **idents.get((s["market"], s["handle_norm"]), {}),
             )
             for s in sources
         ]
@@ -744,7 +818,11 @@ class ElasticsearchStore:
         hits = self._stored([h["_source"] for h in resp["hits"]["hits"]])
         aggs = resp.get("aggregations") or {}
         facets = {
-            name: tuple(FacetBucket(value=str(b["key"]), count=b["doc_count"]) for b in aggs[name]["buckets"])
+            # a boolean field's bucket key is 1/0; key_as_string says "true"/"false" like SQLite
+            name: tuple(
+                FacetBucket(value=str(b.get("key_as_string", b["key"])), count=b["doc_count"])
+                for b in aggs[name]["buckets"]
+            )
             for name in query.facets
         }
         return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=tuple(hits), facets=facets)
@@ -852,6 +930,8 @@ class ElasticsearchStore:
                 for v in vendors
             ),
             substances=tuple(substances),
+            identifiers=tuple(self._identifiers({"term": {"handle_norm": handle_norm}})),
+            linked=identity.identities_of(self.identities(), handle),
             listings=tuple(listings),
             price_history={
                 k: tuple(sorted(v, key=lambda p: (p.observed_at, p.market, p.listing_id)))
@@ -930,6 +1010,7 @@ def listing_doc(
 ) -> dict[str, Any]:
     listing, enrichment = obs.listing, obs.enrichment
     handle = derive.vendor_handle(listing, enrichment)
+    terms = derive.supply_terms(enrichment)
     substance_keys = {d.id for d in enrichment.drugs} | {
         n for n in (derive.norm_key(d.name) for d in enrichment.drugs) if n
     }
@@ -947,6 +1028,15 @@ def listing_doc(
         "substance_keys": sorted(substance_keys),
         "classes": list(enrichment.classes),
         "price_per_gram_usd": _float(derive.price_per_gram_usd(enrichment)),
+        "category": enrichment.category,
+        "origin": enrichment.origin,
+        "origin_norm": derive.norm_key(enrichment.origin),
+        "destination_norm": terms["destination"],
+        "precursors": terms["precursor"],
+        "wallet_norm": terms["wallet"],
+        "pgp_norm": terms["pgp"],
+        "has_wallet": enrichment.has_wallet,
+        "international": enrichment.international,
         "first_seen": first_seen,
         "last_seen": last_seen,
         "removed": False,

@@ -29,6 +29,12 @@ KEYWORD_FIELD = {
     "ships_to": "ships_to_norm",
     "substance": "substance_keys",
     "class": "classes",
+    "category": "category",
+    "origin": "origin_norm",
+    "destination": "destination_norm",
+    "precursor": "precursors",
+    "wallet": "wallet_norm",
+    "pgp": "pgp_norm",
 }
 FACET_FIELD = {
     "market": "market",
@@ -36,6 +42,10 @@ FACET_FIELD = {
     "substance": "substances",
     "class": "classes",
     "ships_from": "ships_from",
+    "category": "category",
+    "origin": "origin",
+    "precursor": "precursors",
+    "has_wallet": "has_wallet",
 }
 TIEBREAK: dict[str, Any] = {"key": "asc"}
 SORTS: dict[str, list[Any]] = {
@@ -95,8 +105,13 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
             bounds["lte"] = derive.iso(high)
         if bounds:
             filters.append({"range": {field: bounds}})
-    if query.removed is not None:
-        filters.append({"term": {"removed": query.removed}})
+    for field, flag in (
+        ("removed", query.removed),
+        ("has_wallet", query.has_wallet),
+        ("international", query.international),
+    ):
+        if flag is not None:
+            filters.append({"term": {field: flag}})
     ast = query.ast
     if ast is None and not filters:
         return {"match_all": {}}

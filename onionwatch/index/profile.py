@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from onionwatch.index.derive import price_per_gram_usd
+from onionwatch.index.identity import Identity, VendorIdentifier
 from onionwatch.models import Observation, StoredListing, UtcDatetime
 
 
@@ -34,6 +35,10 @@ class VendorProfile(_Frozen):
     handle: str
     markets: tuple[VendorMarket, ...]
     substances: tuple[str, ...]
+    #: PGP fingerprints and wallet addresses the handle showed, per market, with where first seen
+    identifiers: tuple[VendorIdentifier, ...] = ()
+    #: accounts elsewhere linked to this handle by a shared key or wallet, with the evidence
+    linked: tuple[Identity, ...] = ()
     listings: tuple[StoredListing, ...]
     #: per substance, oldest first
     price_history: dict[str, tuple[PricePoint, ...]]

@@ -18,13 +18,41 @@ from onionwatch.errors import QuerySyntaxError
 from onionwatch.index.derive import norm_key, search_tokens
 from onionwatch.models import StoredListing, UtcDatetime
 
-FacetName = Literal["market", "vendor", "substance", "class", "ships_from"]
+FacetName = Literal[
+    "market", "vendor", "substance", "class", "ships_from", "category", "origin", "precursor", "has_wallet"
+]
 SortName = Literal["relevance", "last_seen", "first_seen", "price_per_gram", "-price_per_gram"]
-FACET_NAMES: tuple[FacetName, ...] = ("market", "vendor", "substance", "class", "ships_from")
+FACET_NAMES: tuple[FacetName, ...] = (
+    "market",
+    "vendor",
+    "substance",
+    "class",
+    "ships_from",
+    "category",
+    "origin",
+    "precursor",
+    "has_wallet",
+)
 
 #: fields analysts may name in ``field:value``; text fields match words, keyword fields match exactly
 TEXT_FIELDS = ("title", "description")
-KEYWORD_FIELDS = ("market", "vendor", "substance", "class", "ships_from", "ships_to")
+KEYWORD_FIELDS = (
+    "market",
+    "vendor",
+    "substance",
+    "class",
+    "ships_from",
+    "ships_to",
+    # supply chain: listing category, ISO origin / destination codes, precursor id, wallet, PGP key
+    "category",
+    "origin",
+    "destination",
+    "precursor",
+    "wallet",
+    "pgp",
+)
+#: keyword fields with several values per listing (the rest hold one value)
+MULTI_VALUED = ("substance", "class", "ships_to", "destination", "precursor", "wallet", "pgp")
 ALL_TEXT_FIELDS = ("title", "description", "vendor", "substances")
 
 
@@ -39,6 +67,22 @@ class SearchQuery(BaseModel):
     substance_class: str | None = None
     ships_from: str | None = None
     ships_to: str | None = None
+    #: listing category (drugs, precursors, weapons, fraud, digital, services, other)
+    category: str | None = None
+    #: ships from, as an ISO 3166-1 alpha-2 code or region (CN, NL, EU, WW)
+    origin: str | None = None
+    #: ships to, as a code
+    destination: str | None = None
+    #: precursor chemical id (npp, anpp, 4-ap, bmk_glycidate, ...)
+    precursor: str | None = None
+    #: a wallet address shown in the listing
+    wallet: str | None = None
+    #: a PGP key fingerprint shown in the listing (40 or 64 hex digits)
+    pgp: str | None = None
+    #: None = both; True = only listings that show a wallet address
+    has_wallet: bool | None = None
+    #: None = both; True = shipped into the home country from abroad; False = domestic
+    international: bool | None = None
     price_per_gram_min: Decimal | None = Field(default=None, ge=0)
     price_per_gram_max: Decimal | None = Field(default=None, ge=0)
     first_seen_from: UtcDatetime | None = None
@@ -79,6 +123,12 @@ class SearchQuery(BaseModel):
             ("class", self.substance_class),
             ("ships_from", self.ships_from),
             ("ships_to", self.ships_to),
+            ("category", self.category),
+            ("origin", self.origin),
+            ("destination", self.destination),
+            ("precursor", self.precursor),
+            ("wallet", self.wallet),
+            ("pgp", self.pgp),
         )
         return [(name, value) for name, raw in pairs if (value := norm_key(raw)) is not None]
 
@@ -146,7 +196,13 @@ class MatchNone:
 
 Node = Text | Keyword | And | Or | Not | MatchNone
 
-_FIELD_ALIASES = {"substance_class": "class", "shipsfrom": "ships_from", "shipsto": "ships_to"}
+_FIELD_ALIASES = {
+    "substance_class": "class",
+    "shipsfrom": "ships_from",
+    "shipsto": "ships_to",
+    "fingerprint": "pgp",
+    "address": "wallet",
+}
 
 
 @dataclass(frozen=True)

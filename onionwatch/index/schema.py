@@ -23,6 +23,7 @@ OBSERVATIONS_VERSION = 1
 VENDORS_VERSION = 1
 FIRST_SEEN_VERSION = 1
 CRAWL_RUNS_VERSION = 1
+IDENTIFIERS_VERSION = 1
 
 _KW: dict[str, Any] = {"type": "keyword"}
 _DATE: dict[str, Any] = {"type": "date_nanos"}
@@ -46,6 +47,16 @@ LISTINGS_MAPPINGS: dict[str, Any] = {
         "substance_keys": _KW,
         "classes": _KW,
         "price_per_gram_usd": {"type": "double"},
+        # supply chain (added to a version-1 index in place by setup: new fields only)
+        "category": _KW,
+        "origin": _KW,
+        "origin_norm": _KW,
+        "destination_norm": _KW,
+        "precursors": _KW,
+        "wallet_norm": _KW,
+        "pgp_norm": _KW,
+        "has_wallet": {"type": "boolean"},
+        "international": {"type": "boolean"},
         "first_seen": _DATE,
         "last_seen": _DATE,
         "removed": {"type": "boolean"},
@@ -102,6 +113,19 @@ FIRST_SEEN_MAPPINGS: dict[str, Any] = {
     },
 }
 
+IDENTIFIERS_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "market": _KW,
+        "handle": _KW,
+        "handle_norm": _KW,
+        "kind": _KW,
+        "value": _KW,
+        "first_seen": _DATE,
+        "source": {"type": "keyword", "index": False},
+    },
+}
+
 CRAWL_RUNS_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -139,7 +163,8 @@ OBSERVATIONS = IndexSpec("observations", OBSERVATIONS_VERSION, OBSERVATIONS_MAPP
 VENDORS = IndexSpec("vendors", VENDORS_VERSION, VENDORS_MAPPINGS)
 FIRST_SEEN = IndexSpec("first-seen", FIRST_SEEN_VERSION, FIRST_SEEN_MAPPINGS)
 CRAWL_RUNS = IndexSpec("crawl-runs", CRAWL_RUNS_VERSION, CRAWL_RUNS_MAPPINGS)
-ALL = (LISTINGS, OBSERVATIONS, VENDORS, FIRST_SEEN, CRAWL_RUNS)
+IDENTIFIERS = IndexSpec("vendor-identifiers", IDENTIFIERS_VERSION, IDENTIFIERS_MAPPINGS)
+ALL = (LISTINGS, OBSERVATIONS, VENDORS, FIRST_SEEN, CRAWL_RUNS, IDENTIFIERS)
 
 INDEX_SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,

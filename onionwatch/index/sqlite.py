@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from onionwatch.errors import StoreError, StoreUnavailableError
-from onionwatch.index import derive
+from onionwatch.index import derive, identity
 from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
 from onionwatch.index.query import (
     And,
@@ -39,6 +39,7 @@ from onionwatch.index.query import (
     positive_texts,
 )
 from onionwatch.models import (
+    EnrichedVendorPage,
     Enrichment,
     Event,
     EventKind,
@@ -53,7 +54,9 @@ from onionwatch.models import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+#: 2: supply-chain columns (category, origin, has_wallet, international), listing_terms and
+#: vendor_identifiers; a version-1 file gets them added in place by setup
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,7 +88,12 @@ CREATE TABLE IF NOT EXISTS listings (
     last_seen TEXT NOT NULL,
     observations INTEGER NOT NULL,
     removed INTEGER NOT NULL DEFAULT 0,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    category TEXT,
+    origin TEXT,
+    origin_norm TEXT,
+    has_wallet INTEGER NOT NULL DEFAULT 0,
+    international INTEGER
 );
 CREATE INDEX IF NOT EXISTS listings_market ON listings (market_norm, last_seen);
 CREATE INDEX IF NOT EXISTS listings_vendor ON listings (vendor_norm);
@@ -105,6 +113,25 @@ CREATE TABLE IF NOT EXISTS listing_ships_to (
     country_norm TEXT NOT NULL,
     PRIMARY KEY (listing_key, country_norm)
 );
+CREATE TABLE IF NOT EXISTS listing_terms (
+    listing_key TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (listing_key, field, value)
+);
+CREATE INDEX IF NOT EXISTS listing_terms_value ON listing_terms (field, value);
+CREATE TABLE IF NOT EXISTS vendor_identifiers (
+    id TEXT PRIMARY KEY,
+    market TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    handle_norm TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vendor_identifiers_value ON vendor_identifiers (kind, value);
+CREATE INDEX IF NOT EXISTS vendor_identifiers_vendor ON vendor_identifiers (handle_norm);
 CREATE TABLE IF NOT EXISTS vendors (
     market TEXT NOT NULL,
     handle_norm TEXT NOT NULL,
@@ -133,6 +160,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS listings_fts USING fts5 (
     tokenize = 'unicode61 remove_diacritics 0'
 );
 """
+
+# indices on columns a version-1 file lacks: created after those columns are added
+_SCHEMA_V2_INDICES = """
+CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
+CREATE INDEX IF NOT EXISTS listings_origin ON listings (origin_norm)
+"""
+_V2_COLUMNS = {
+    "category": "TEXT",
+    "origin": "TEXT",
+    "origin_norm": "TEXT",
+    "has_wallet": "INTEGER NOT NULL DEFAULT 0",
+    "international": "INTEGER",
+}
 
 _LISTING_COLUMNS = "key, data, first_seen, last_seen, observations, removed"
 
@@ -194,8 +234,17 @@ class SqliteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                have = {row[1] for row in self._conn.execute("PRAGMA table_info(listings)")}
+                for column, decl in _V2_COLUMNS.items():
+                    if column not in have:
+                        # version 1 -> 2; the stored listings keep NULL until re-crawled or reparsed
+                        self._conn.execute(f"ALTER TABLE listings ADD COLUMN {column} {decl}")
+                for statement in _SCHEMA_V2_INDICES.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
                 self._conn.execute(
-                    "INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO meta (name, value) VALUES ('schema_version', ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     (str(SCHEMA_VERSION),),
                 )
             except BaseException:
@@ -294,6 +343,11 @@ class SqliteStore:
             _float(derive.price_per_gram_usd(enrichment)),
             amount,
             currency,
+            enrichment.category,
+            enrichment.origin,
+            derive.norm_key(enrichment.origin),
+            int(enrichment.has_wallet),
+            None if enrichment.international is None else int(enrichment.international),
             json.dumps(
                 {
                     "listing": listing.model_dump(mode="json", by_alias=True),
@@ -305,9 +359,9 @@ class SqliteStore:
         if row is None:
             cur = conn.execute(
                 "INSERT INTO listings (market, market_norm, listing_id, vendor, vendor_norm, ships_from,"
-                " ships_from_norm, price_per_gram_usd, price_amount, price_currency, data,"
-                " key, first_seen, last_seen, observations, removed)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
+                " ships_from_norm, price_per_gram_usd, price_amount, price_currency, category, origin,"
+                " origin_norm, has_wallet, international, data, key, first_seen, last_seen, observations,"
+                " removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
                 (*content, key, at, at),
             )
             rowid = cur.lastrowid
@@ -321,7 +375,8 @@ class SqliteStore:
                 conn.execute(
                     "UPDATE listings SET market = ?, market_norm = ?, listing_id = ?, vendor = ?,"
                     " vendor_norm = ?, ships_from = ?, ships_from_norm = ?, price_per_gram_usd = ?,"
-                    " price_amount = ?, price_currency = ?, data = ?, last_seen = ?,"
+                    " price_amount = ?, price_currency = ?, category = ?, origin = ?, origin_norm = ?,"
+                    " has_wallet = ?, international = ?, data = ?, last_seen = ?,"
                     " observations = observations + 1, removed = 0 WHERE key = ?",
                     (*content, at, key),
                 )
@@ -359,6 +414,7 @@ class SqliteStore:
                 (listing.market, handle_norm, handle, at, at),
             )
 
+        self._write_identifiers(conn, identity.from_observation(obs))
         # Same order as the Elasticsearch store: first-seen facts, then the price change.
         self._first_seen_events(conn, obs, handle, handle_norm, baseline, events)
         if price_event is not None:
@@ -391,10 +447,65 @@ class SqliteStore:
             " ON CONFLICT DO NOTHING",
             [(key, d.id, derive.norm_key(d.name) or d.id, d.cls) for d in enrichment.drugs],
         )
+        conn.execute("DELETE FROM listing_terms WHERE listing_key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO listing_terms (listing_key, field, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(key, f, v) for f, values in derive.supply_terms(enrichment).items() for v in values],
+        )
         conn.execute("DELETE FROM listing_ships_to WHERE listing_key = ?", (key,))
         conn.executemany(
             "INSERT INTO listing_ships_to (listing_key, country_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(key, n) for n in (derive.norm_key(c) for c in listing.ships_to) if n],
+        )
+
+    @staticmethod
+    def _write_identifiers(
+        conn: sqlite3.Connection, identifiers: Sequence[identity.VendorIdentifier]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO vendor_identifiers"
+            " (id, market, handle, handle_norm, kind, value, first_seen, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            [
+                (
+                    i.id,
+                    i.market,
+                    i.handle,
+                    derive.norm_key(i.handle),
+                    i.kind,
+                    i.value,
+                    derive.iso(i.first_seen),
+                    i.source,
+                )
+                for i in identifiers
+            ],
+        )
+
+    def write_vendor_pages(self, pages: Sequence[EnrichedVendorPage]) -> int:
+        with self._write_tx("write vendor pages") as conn:
+            for item in pages:
+                self._write_identifiers(conn, identity.from_vendor_page(item))
+        return len(pages)
+
+    def _identifiers(self, where: str = "1", params: Sequence[Any] = ()) -> list[identity.VendorIdentifier]:
+        return [
+            identity.VendorIdentifier(
+                market=m, handle=h, kind=k, value=v, first_seen=derive.parse_iso(fs), source=src
+            )
+            for m, h, k, v, fs, src in self._read(
+                "SELECT market, handle, kind, value, first_seen, source FROM vendor_identifiers"
+                f" WHERE {where} ORDER BY market, handle_norm, kind, value",
+                params,
+            )
+        ]
+
+    def identities(self) -> list[identity.Identity]:
+        # only identifiers held by two or more accounts can link anything
+        return identity.link(
+            self._identifiers(
+                "(kind, value) IN (SELECT kind, value FROM vendor_identifiers GROUP BY kind, value"
+                " HAVING count(DISTINCT market || char(31) || handle_norm) > 1)"
+            )
         )
 
     def _first_seen_events(
@@ -481,6 +592,9 @@ class SqliteStore:
             sql += " WHERE v.market = ?"
             params = (market,)
         sql += " ORDER BY v.market, v.handle_norm"
+        idents = identity.by_account(
+            self._identifiers(*(("market = ?", params) if market is not None else ()))
+        )
         return [
             Vendor(
                 market=m,
@@ -488,6 +602,7 @@ class SqliteStore:
                 first_seen=derive.parse_iso(fs),
                 last_seen=derive.parse_iso(ls),
                 listing_count=n,
+                **idents.get((m, derive.norm_key(h) or h), {}),
             )
             for m, h, fs, ls, n in self._read(sql, params)
         ]
@@ -570,7 +685,8 @@ class SqliteStore:
             "SELECT data FROM observations WHERE vendor_norm = ? ORDER BY observed_at, id", (handle_norm,)
         ):
             add_price_points(history, Observation.model_validate_json(data))
-        return _profile(markets, listings, history)
+        own = self._identifiers("handle_norm = ?", (handle_norm,))
+        return _profile(markets, listings, history, own, identity.identities_of(self.identities(), handle))
 
 
 def _drop_temp(conn: sqlite3.Connection) -> None:
@@ -579,14 +695,30 @@ def _drop_temp(conn: sqlite3.Connection) -> None:
 
 
 def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket, ...]:
-    if name in ("substance", "class"):
+    if name == "precursor":
+        sql = (
+            "SELECT t.value, count(DISTINCT t.listing_key) AS n FROM temp.matched m"
+            " JOIN listing_terms t ON t.listing_key = m.key AND t.field = 'precursor' GROUP BY 1"
+        )
+    elif name == "has_wallet":
+        sql = (
+            "SELECT CASE l.has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) AS n"
+            " FROM temp.matched m JOIN listings l ON l.rowid = m.rid GROUP BY 1"
+        )
+    elif name in ("substance", "class"):
         column = "substance" if name == "substance" else "class"
         sql = (
             f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n"
             f" FROM temp.matched m JOIN listing_substances s ON s.listing_key = m.key GROUP BY 1"
         )
     else:
-        column = {"market": "market", "vendor": "vendor", "ships_from": "ships_from"}[name]
+        column = {
+            "market": "market",
+            "vendor": "vendor",
+            "ships_from": "ships_from",
+            "category": "category",
+            "origin": "origin",
+        }[name]
         sql = (
             f"SELECT l.{column}, count(*) AS n FROM temp.matched m JOIN listings l ON l.rowid = m.rid"
             f" WHERE l.{column} IS NOT NULL GROUP BY 1"
@@ -596,7 +728,11 @@ def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket,
 
 
 def _profile(
-    markets: Sequence[Sequence[Any]], listings: list[StoredListing], history: dict[str, list[PricePoint]]
+    markets: Sequence[Sequence[Any]],
+    listings: list[StoredListing],
+    history: dict[str, list[PricePoint]],
+    identifiers: Sequence[identity.VendorIdentifier] = (),
+    linked: Sequence[identity.Identity] = (),
 ) -> VendorProfile:
     substances: dict[str, None] = {}
     for item in listings:
@@ -615,6 +751,8 @@ def _profile(
             for m, h, fs, ls, n in markets
         ),
         substances=tuple(sorted(substances)),
+        identifiers=tuple(identifiers),
+        linked=tuple(linked),
         listings=tuple(listings),
         price_history={
             k: tuple(sorted(v, key=lambda p: (p.observed_at, p.market, p.listing_id)))
@@ -675,15 +813,17 @@ def _compile(node: Node, params: list[Any]) -> str:
 
 
 def _keyword(name: str, value: str, params: list[Any]) -> str:
+    # ``IS`` rather than ``=`` on nullable columns: under NOT, "x = ?" is NULL for a NULL x and drops
+    # the row, where Elasticsearch's must_not keeps a document without the field.
     if name == "market":
         params.append(value)
         return "l.market_norm = ?"
     if name == "vendor":
         params.append(value)
-        return "l.vendor_norm = ?"
+        return "l.vendor_norm IS ?"
     if name == "ships_from":
         params.append(value)
-        return "l.ships_from_norm = ?"
+        return "l.ships_from_norm IS ?"
     if name == "substance":
         params.extend((value, value))
         return (
@@ -696,6 +836,18 @@ def _keyword(name: str, value: str, params: list[Any]) -> str:
     if name == "ships_to":
         params.append(value)
         return "EXISTS (SELECT 1 FROM listing_ships_to t WHERE t.listing_key = l.key AND t.country_norm = ?)"
+    if name == "category":
+        params.append(value)
+        return "l.category IS ?"
+    if name == "origin":
+        params.append(value)
+        return "l.origin_norm IS ?"
+    if name in ("destination", "precursor", "wallet", "pgp"):
+        params.extend((name, value))
+        return (
+            "EXISTS (SELECT 1 FROM listing_terms t"
+            " WHERE t.listing_key = l.key AND t.field = ? AND t.value = ?)"
+        )
     raise ValueError(f"unknown keyword field {name}")
 
 
@@ -725,4 +877,10 @@ def _where(query: SearchQuery) -> tuple[str, list[Any]]:
     if query.removed is not None:
         clauses.append("l.removed = ?")
         params.append(int(query.removed))
+    if query.has_wallet is not None:
+        clauses.append("l.has_wallet = ?")
+        params.append(int(query.has_wallet))
+    if query.international is not None:
+        clauses.append("l.international = ?")
+        params.append(int(query.international))
     return (" AND ".join(clauses) or "1"), params

@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from onionwatch.index.identity import Identity
 from onionwatch.index.profile import VendorProfile
 from onionwatch.index.query import SearchQuery, SearchResult
-from onionwatch.models import Observation, StoredListing, Vendor, WriteResult
+from onionwatch.models import EnrichedVendorPage, Observation, StoredListing, Vendor, WriteResult
 
 
 @runtime_checkable
@@ -37,6 +38,16 @@ class Store(Protocol):
         events) at the start of the next ``write``; callers count the error and go on, they do not
         re-send. Other failures raise :class:`~onionwatch.errors.StoreError`.
         """
+
+    def write_vendor_pages(self, pages: Sequence[EnrichedVendorPage]) -> int:
+        """Record the PGP fingerprints and wallet addresses each vendor page shows (one row per
+        account x identifier, first sighting kept; re-writing a page adds nothing). Returns the
+        number of pages written. Listings' own fingerprints and addresses are recorded by
+        :meth:`write`."""
+
+    def identities(self) -> list[Identity]:
+        """Accounts linked by a shared PGP fingerprint or wallet address, with the evidence
+        (:func:`onionwatch.index.identity.link`)."""
 
     def get(self, market: str, listing_id: str) -> StoredListing | None: ...
 

@@ -6,6 +6,7 @@ import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from onionwatch.models import (
     DrugMention,
@@ -48,7 +49,9 @@ def listing(
     ships_from: str | None = None,
     ships_to: tuple[str, ...] = (),
     crawl_id: str = "crawl-1",
+    supply: dict[str, Any] | None = None,
 ) -> Observation:
+    """``supply``: supply-chain fields of the enrichment (category, origin, wallets, ...)."""
     drugs = []
     for s in substances:
         sid, cls, names = SUBSTANCES[s]
@@ -94,6 +97,7 @@ def listing(
             quantities=quantities,
             prices=prices,
             vendor=vendor,
+            **(supply or {}),
         ),
     )
 

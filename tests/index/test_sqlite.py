@@ -110,3 +110,28 @@ def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(StoreError):
         SqliteStore(tmp_path / "dir.sqlite")
+
+
+def test_a_version_1_file_gets_the_supply_columns(tmp_path: Path) -> None:
+    """A store written before issue 6 opens, keeps its listings, and takes the new fields."""
+    path = tmp_path / "v1.sqlite"
+    with SqliteStore(path) as store:
+        store.write([listing("abacus", "1", title="1g fentanyl", vendor="Acme", at=T0)])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX listings_category")
+    conn.execute("DROP INDEX listings_origin")
+    for column in ("category", "origin", "origin_norm", "has_wallet", "international"):
+        conn.execute(f"ALTER TABLE listings DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.count_listings() == 1
+        assert store.search(SearchQuery(category="weapons")).total == 0
+        store.write(
+            [listing("abacus", "2", title="Glock 19", vendor="iron", at=T0, supply={"category": "weapons"})]
+        )
+        assert [h.listing.listing_id for h in store.search(SearchQuery(category="weapons")).hits] == ["2"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("2",)
+    conn.close()

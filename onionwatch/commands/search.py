@@ -37,6 +37,12 @@ _CSV_COLUMNS = (
     "currency",
     "price_per_gram_usd",
     "ships_from",
+    "category",
+    "origin",
+    "international",
+    "precursors",
+    "wallets",
+    "pgp_fingerprints",
     "first_seen",
     "last_seen",
     "observations",
@@ -69,6 +75,12 @@ def _row(item: StoredListing) -> dict[str, Any]:
         "currency": None if listing.price is None else listing.price.currency,
         "price_per_gram_usd": None if ppg is None else str(ppg),
         "ships_from": listing.ships_from,
+        "category": enrichment.category,
+        "origin": enrichment.origin,
+        "international": enrichment.international,
+        "precursors": ",".join(enrichment.precursor_ids),
+        "wallets": ",".join(w.address for w in enrichment.wallets),
+        "pgp_fingerprints": ",".join(enrichment.pgp_fingerprints),
         "first_seen": item.first_seen.isoformat(),
         "last_seen": item.last_seen.isoformat(),
         "observations": item.observations,
@@ -87,7 +99,9 @@ def _table(rows: Iterable[dict[str, Any]]) -> None:
         ("market", 10),
         ("listing_id", 12),
         ("vendor", 16),
+        ("category", 10),
         ("substances", 18),
+        ("from", 4),
         ("$/g", 9),
         ("last_seen", 10),
         ("title", 48),
@@ -99,9 +113,13 @@ def _table(rows: Iterable[dict[str, Any]]) -> None:
             **row,
             "$/g": None if ppg is None else f"{Decimal(ppg):.2f}",
             "last_seen": row["last_seen"][:10],
+            # what sets a listing apart at a glance: its precursors, and a marker for an address
+            "substances": row["substances"] or row["precursors"],
+            "from": (row["origin"] or "") + ("*" if row["international"] else ""),
+            "title": ("[$] " if row["wallets"] else "") + row["title"],
         }
         if row["removed"]:
-            cells["title"] = f"[removed] {row['title']}"
+            cells["title"] = f"[removed] {cells['title']}"
         typer.echo("  ".join(f"{_cut(cells[name], width):<{width}}" for name, width in columns).rstrip())
 
 
@@ -118,6 +136,23 @@ def search(
     ] = None,
     ships_from: Annotated[str | None, typer.Option(help="origin country as the market shows it")] = None,
     ships_to: Annotated[str | None, typer.Option(help="destination country")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="drugs, precursors, weapons, fraud, digital, services, other")
+    ] = None,
+    origin: Annotated[str | None, typer.Option(help="ships-from code: CN, NL, US, EU, WW ...")] = None,
+    destination: Annotated[str | None, typer.Option(help="ships-to code")] = None,
+    precursor: Annotated[str | None, typer.Option(help="precursor id, e.g. npp, anpp, 4-ap")] = None,
+    wallet: Annotated[str | None, typer.Option(help="a wallet address shown in the listing")] = None,
+    pgp: Annotated[str | None, typer.Option(help="a PGP key fingerprint shown in the listing")] = None,
+    has_wallet: Annotated[
+        bool | None, typer.Option("--has-wallet/--no-wallet", help="only listings with / without an address")
+    ] = None,
+    international: Annotated[
+        bool | None,
+        typer.Option(
+            "--international/--domestic", help="shipped into home_country from abroad / from inside"
+        ),
+    ] = None,
     min_ppg: Annotated[Decimal | None, typer.Option(help="minimum USD price per gram")] = None,
     max_ppg: Annotated[Decimal | None, typer.Option(help="maximum USD price per gram")] = None,
     first_seen_from: Annotated[str | None, typer.Option(help="ISO date/time (UTC if no offset)")] = None,
@@ -152,6 +187,14 @@ def search(
             substance_class=substance_class,
             ships_from=ships_from,
             ships_to=ships_to,
+            category=category,
+            origin=origin,
+            destination=destination,
+            precursor=precursor,
+            wallet=wallet,
+            pgp=pgp,
+            has_wallet=has_wallet,
+            international=international,
             price_per_gram_min=min_ppg,
             price_per_gram_max=max_ppg,
             first_seen_from=_when(first_seen_from, "first-seen-from"),
@@ -208,6 +251,25 @@ def _emit(
 
 
 @app.command()
+def identities(json_out: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
+    """Vendor accounts linked by a shared PGP key or wallet address, across markets and handles."""
+    store = open_store(load_settings())
+    try:
+        found = store.identities()
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
+        return
+    for i, ident in enumerate(found, 1):
+        typer.echo(f"identity {i}: " + ", ".join(f"{a.handle}@{a.market}" for a in ident.accounts))
+        for e in ident.evidence:
+            holders = ", ".join(f"{a.handle}@{a.market}" for a in e.accounts)
+            typer.echo(f"  same {e.kind} {e.value}: {holders}")
+    typer.echo(f"-- {len(found)} linked identities")
+
+
+@app.command()
 def vendor(
     handle: Annotated[str, typer.Argument(help="vendor handle (any case)")],
     json_out: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
@@ -231,6 +293,15 @@ def vendor(
             f"  last {m.last_seen:%Y-%m-%d %H:%M}  {m.listing_count} listings"
         )
     typer.echo(f"substances: {', '.join(profile.substances) or '-'}")
+    for ident in profile.identifiers:
+        typer.echo(
+            f"  {ident.kind:<6} {ident.value}  on {ident.market} as {ident.handle}"
+            f"  first {ident.first_seen:%Y-%m-%d}  ({ident.source})"
+        )
+    for linked in profile.linked:
+        accounts = ", ".join(f"{a.handle}@{a.market}" for a in linked.accounts)
+        why = "; ".join(f"same {e.kind} {e.value}" for e in linked.evidence)
+        typer.echo(f"linked identity: {accounts}  ({why})")
     typer.echo("listings:")
     _table(_row(i) for i in profile.listings)
     for substance, points in profile.price_history.items():

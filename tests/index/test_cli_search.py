@@ -117,3 +117,51 @@ def test_index_commands(env: dict[str, str]) -> None:
     assert "nothing to migrate" in CliRunner().invoke(app, ["index", "migrate"]).output
     out = CliRunner().invoke(app, ["index", "status"]).output
     assert "listings: 60  observations: 60" in out
+
+
+@pytest.fixture
+def supply_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_supply_contract import OTHER_FPR, supply_corpus, vendor_page
+
+    path = tmp_path / "supply.sqlite"
+    with SqliteStore(path) as store:
+        store.write(supply_corpus())
+        store.write_vendor_pages(
+            [
+                vendor_page("abacus", "CheMaster", fingerprints=(OTHER_FPR,)),
+                vendor_page("cypher", "chem_master_eu", fingerprints=(OTHER_FPR,)),
+            ]
+        )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ONIONWATCH_STORE__SQLITE__PATH", str(path))
+    monkeypatch.setenv("ONIONWATCH_DATA_DIR", str(tmp_path))
+
+
+def test_search_supply_options_and_columns(supply_env: None) -> None:
+    out = CliRunner().invoke(
+        app, ["search", "--category", "precursors", "--international", "--facet", "origin"]
+    )
+    assert out.exit_code == 0, out.output
+    header, row = out.output.splitlines()[:2]
+    assert header.split()[:6] == ["MARKET", "LISTING_ID", "VENDOR", "CATEGORY", "SUBSTANCES", "FROM"]
+    assert row.split()[:6] == ["abacus", "p1", "CheMaster", "precursors", "npp", "CN*"]
+    assert "[$] NPP 1kg" in row  # shows a wallet address
+    assert "origin: CN (1)" in out.output
+    out = CliRunner().invoke(app, ["search", "--no-wallet", "--origin", "de", "--csv"])
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    assert [(r["listing_id"], r["category"], r["origin"], r["wallets"]) for r in rows] == [
+        ("w1", "weapons", "DE", "")
+    ]
+
+
+def test_identities_and_vendor_profile_show_the_link(supply_env: None) -> None:
+    from .test_supply_contract import OTHER_FPR
+
+    out = CliRunner().invoke(app, ["identities"])
+    assert out.exit_code == 0, out.output
+    assert "identity 1: CheMaster@abacus, chem_master_eu@cypher" in out.output
+    assert f"same pgp {OTHER_FPR}: CheMaster@abacus, chem_master_eu@cypher" in out.output
+    out = CliRunner().invoke(app, ["vendor", "chemaster"])
+    assert out.exit_code == 0, out.output
+    assert "linked identity: CheMaster@abacus, chem_master_eu@cypher" in out.output
+    assert "wallet 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2  on abacus as CheMaster" in out.output

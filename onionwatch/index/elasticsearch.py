@@ -122,7 +122,7 @@ class ElasticsearchStore:
         spool_dir: Path | None = None,
         refresh: bool = False,
         client: Elasticsearch | None = None,
-        chunk_size: int = 500,
+        chunk_size: int = 2000,
         max_conflict_retries: int = 20,
     ) -> None:
         self.prefix: str = settings.index_prefix
@@ -347,8 +347,11 @@ class ElasticsearchStore:
         current_vendors = {d["_id"]: d for d in found[n_obs + n_listings :] if d.get("found")}
 
         events_by_obs: dict[str, list[Event]] = defaultdict(list)
+        # Each observation is serialised once: its listing document and its observation document
+        # carry the same JSON (dumping is the writer's largest Python cost).
+        dumps = {oid: o.model_dump(mode="json", by_alias=True) for oid, o in fresh}
         key_actions, key_candidates = self._plan_first_seen(fresh, baseline)
-        listing_actions, listing_plans = self._plan_listings(listing_groups, current_listings)
+        listing_actions, listing_plans = self._plan_listings(listing_groups, current_listings, dumps)
         vendor_actions = self._plan_vendors(vendor_groups, current_vendors)
         identifier_actions = self._identifier_actions(
             [i for _oid, o in fresh for i in identity.from_observation(o)]
@@ -376,7 +379,7 @@ class ElasticsearchStore:
                     "_op_type": "create",
                     "_index": schema.observation_index(self.prefix, o.observed_at),
                     "_id": oid,
-                    "_source": _observation_doc(o),
+                    "_source": _observation_doc(o, dumps.get(oid)),
                 }
                 for oid, o in fresh
             ],
@@ -534,14 +537,19 @@ class ElasticsearchStore:
                 events_by_obs[oid].append(event)
 
     def _plan_listings(
-        self, groups: dict[str, list[tuple[str, Observation]]], current: dict[str, dict[str, Any]]
+        self,
+        groups: dict[str, list[tuple[str, Observation]]],
+        current: dict[str, dict[str, Any]],
+        dumps: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, tuple[int, int, dict[str, list[Event]]]]]:
         index = self.alias(schema.LISTINGS)
         actions: list[dict[str, Any]] = []
         plans: dict[str, tuple[int, int, dict[str, list[Event]]]] = {}
         for doc_id, items in groups.items():
             existing = current.get(doc_id)
-            doc, partial, c, u, evs = _fold_listing(existing["_source"] if existing else None, items)
+            doc, partial, c, u, evs = _fold_listing(
+                existing["_source"] if existing else None, items, dumps or {}
+            )
             plans[doc_id] = (c, u, evs)
             if existing is None:
                 actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": doc})
@@ -1006,9 +1014,17 @@ def _float(value: Decimal | None) -> float | None:
 
 
 def listing_doc(
-    obs: Observation, *, first_seen: str, last_seen: str, prev_price: dict[str, Any] | None
+    obs: Observation,
+    *,
+    first_seen: str,
+    last_seen: str,
+    prev_price: dict[str, Any] | None,
+    dumped: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``dumped``: ``obs.model_dump(mode="json", by_alias=True)`` when the caller has it already."""
     listing, enrichment = obs.listing, obs.enrichment
+    if dumped is None:
+        dumped = obs.model_dump(mode="json", by_alias=True)
     handle = derive.vendor_handle(listing, enrichment)
     terms = derive.supply_terms(enrichment)
     substance_keys = {d.id for d in enrichment.drugs} | {
@@ -1043,10 +1059,7 @@ def listing_doc(
         "last_observation_id": derive.observation_id(obs),
         "price": _money_doc(listing.price),
         "prev_price": prev_price,
-        "doc": {
-            "listing": listing.model_dump(mode="json", by_alias=True),
-            "enrichment": enrichment.model_dump(mode="json", by_alias=True),
-        },
+        "doc": {"listing": dumped["listing"], "enrichment": dumped["enrichment"]},
         "search": {
             "title": derive.search_text(listing.title),
             "description": derive.search_text(listing.description),
@@ -1071,7 +1084,7 @@ def _price_event(obs: Observation, old: Money | None, new: Money | None) -> Even
 
 
 def _fold_listing(
-    source: dict[str, Any] | None, items: list[tuple[str, Observation]]
+    source: dict[str, Any] | None, items: list[tuple[str, Observation]], dumps: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, Any], int, int, dict[str, list[Event]]]:
     """Apply time-ordered observations to a listing document.
 
@@ -1083,7 +1096,7 @@ def _fold_listing(
     for oid, obs in items:
         at = derive.iso(obs.observed_at)
         if state is None:
-            state = listing_doc(obs, first_seen=at, last_seen=at, prev_price=None)
+            state = listing_doc(obs, first_seen=at, last_seen=at, prev_price=None, dumped=dumps.get(oid))
             created += 1
             continue
         updated += 1
@@ -1095,7 +1108,11 @@ def _fold_listing(
             old_price = state.get("price")
             event = _price_event(obs, _money(old_price), obs.listing.price)
             state = listing_doc(
-                obs, first_seen=min(state["first_seen"], at), last_seen=at, prev_price=old_price
+                obs,
+                first_seen=min(state["first_seen"], at),
+                last_seen=at,
+                prev_price=old_price,
+                dumped=dumps.get(oid),
             )
         else:
             # A late observation: it can only move first_seen earlier.
@@ -1149,7 +1166,7 @@ def _listing_outcome(
     return created, updated, conflicts
 
 
-def _observation_doc(obs: Observation) -> dict[str, Any]:
+def _observation_doc(obs: Observation, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "listing_key": obs.key,
         "market": obs.listing.market,
@@ -1158,7 +1175,7 @@ def _observation_doc(obs: Observation) -> dict[str, Any]:
         "vendor_norm": derive.norm_key(derive.vendor_handle(obs.listing, obs.enrichment)),
         "substances": list(obs.enrichment.substances),
         "price_per_gram_usd": _float(derive.price_per_gram_usd(obs.enrichment)),
-        "doc": obs.model_dump(mode="json", by_alias=True),
+        "doc": obs.model_dump(mode="json", by_alias=True) if dumped is None else dumped,
     }
 
 

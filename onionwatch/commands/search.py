@@ -141,7 +141,9 @@ def search(
     ] = None,
     origin: Annotated[str | None, typer.Option(help="ships-from code: CN, NL, US, EU, WW ...")] = None,
     destination: Annotated[str | None, typer.Option(help="ships-to code")] = None,
-    precursor: Annotated[str | None, typer.Option(help="precursor id, e.g. npp, anpp, 4-ap")] = None,
+    precursor: Annotated[
+        str | None, typer.Option(help="precursor id, e.g. npp, anpp, 4-ap, bmk-glycidate")
+    ] = None,
     wallet: Annotated[str | None, typer.Option(help="a wallet address shown in the listing")] = None,
     pgp: Annotated[str | None, typer.Option(help="a PGP key fingerprint shown in the listing")] = None,
     has_wallet: Annotated[

@@ -68,6 +68,12 @@ def enrichment_record(record_id: Any, e: Enrichment) -> dict[str, Any]:
         ],
         "vendor": e.vendor,
         "pgp_fingerprints": list(e.pgp_fingerprints),
+        "category": e.category,
+        "precursors": [
+            {"id": p.id, "name": p.name, "cas": p.cas, "text": p.text, "start": p.start, "end": p.end}
+            for p in e.precursors
+        ],
+        "wallets": [{"chain": w.chain, "address": w.address} for w in e.wallets],
     }
 
 

@@ -73,7 +73,7 @@ class SearchQuery(BaseModel):
     origin: str | None = None
     #: ships to, as a code
     destination: str | None = None
-    #: precursor chemical id (npp, anpp, 4-ap, bmk_glycidate, ...)
+    #: precursor chemical id (npp, anpp, 4-ap, bmk-glycidate, ...)
     precursor: str | None = None
     #: a wallet address shown in the listing
     wallet: str | None = None

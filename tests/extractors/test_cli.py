@@ -30,12 +30,19 @@ def test_extract_lines_keep_ids_order_and_survive_bad_lines() -> None:
             {"id": "b", "title": "Cocaine 1g €80 / 5g €350", "description": "no fent", "vendor": "Pablo (12)"}
         ),
         json.dumps({"id": "no-title"}),
+        json.dumps(
+            {
+                "id": "chem",
+                "title": "4-AP (CAS 23056-29-3) 500g",
+                "description": "BTC 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            }
+        ),
     ]
     proc = run("extract", stdin="\n".join(lines) + "\n")
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [o["id"] for o in out] == [7, None, "b", "no-title"]
-    first, bad, second, missing = out
+    assert [o["id"] for o in out] == [7, None, "b", "no-title", "chem"]
+    first, bad, second, missing, chem = out
     assert first["fentanyl_class"] is True
     assert first["drugs"][0] == {
         "id": "fentanyl",
@@ -54,6 +61,10 @@ def test_extract_lines_keep_ids_order_and_survive_bad_lines() -> None:
     assert [p["quantity_index"] for p in second["prices"]] == [0, 1]
     assert second["vendor"] == "Pablo"
     assert second["fentanyl_class"] is False
+    assert (first["category"], first["precursors"], first["wallets"]) == ("drugs", [], [])
+    assert chem["category"] == "precursors"
+    assert {(p["id"], p["cas"]) for p in chem["precursors"]} == {("4-ap", "23056-29-3")}
+    assert chem["wallets"] == [{"chain": "bitcoin", "address": "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"}]
 
 
 def test_eval_without_corpus_skips_cleanly(tmp_path: Path) -> None:

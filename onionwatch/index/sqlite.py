@@ -88,12 +88,13 @@ CREATE TABLE IF NOT EXISTS listings (
     last_seen TEXT NOT NULL,
     observations INTEGER NOT NULL,
     removed INTEGER NOT NULL DEFAULT 0,
-    data TEXT NOT NULL,
     category TEXT,
     origin TEXT,
     origin_norm TEXT,
     has_wallet INTEGER NOT NULL DEFAULT 0,
-    international INTEGER
+    international INTEGER,
+    -- last: reading a column stored after this multi-kilobyte JSON walks its overflow pages
+    data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS listings_market ON listings (market_norm, last_seen);
 CREATE INDEX IF NOT EXISTS listings_vendor ON listings (vendor_norm);
@@ -175,6 +176,11 @@ _V2_COLUMNS = {
 }
 
 _LISTING_COLUMNS = "key, data, first_seen, last_seen, observations, removed"
+#: what a search copies from each matching listing (facet values and sort keys, named as in listings)
+_MATCHED = ("key", "market", "vendor", "ships_from", "category", "origin", "has_wallet",
+            "last_seen", "first_seen", "price_per_gram_usd")  # fmt: skip
+_MATCHED_COLUMNS = ", ".join(_MATCHED)
+_MATCHED_SELECT = ", ".join(f"l.{c}" for c in _MATCHED)
 
 
 @contextmanager
@@ -617,10 +623,14 @@ class SqliteStore:
             # Evaluate the filter once into a temporary table (rowid-keyed); count, page and every
             # facet read from it instead of re-running the FTS matches.
             _drop_temp(conn)
-            conn.execute("CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, key TEXT NOT NULL)")
+            # The matches carry the columns that facets and sorting read, so neither joins back to
+            # the (wide) listings rows; only the page's rows are read in full.
+            conn.execute(f"CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, {_MATCHED_COLUMNS})")
             try:
                 conn.execute(
-                    f"INSERT INTO temp.matched SELECT l.rowid, l.key FROM listings l WHERE {where}", params
+                    f"INSERT INTO temp.matched SELECT l.rowid, {_MATCHED_SELECT} FROM listings l"
+                    f" WHERE {where}",
+                    params,
                 )
                 rank_join = ""
                 if texts:
@@ -632,17 +642,27 @@ class SqliteStore:
                         " WHERE listings_fts MATCH ?",
                         (" OR ".join(_fts_expr(t) for t in texts),),
                     )
-                    rank_join = " LEFT JOIN temp.ranked r ON r.rid = m.rid"
+                    rank_join = " LEFT JOIN temp.ranked r ON r.rid = l.rid"
                     order = "r.score IS NULL, r.score ASC, l.last_seen DESC, l.key ASC"
                 total = int(conn.execute("SELECT count(*) FROM temp.matched").fetchone()[0])
                 rows: list[Any] = []
                 if query.limit:
-                    rows = conn.execute(
-                        f"SELECT l.key, l.data, l.first_seen, l.last_seen, l.observations, l.removed"
-                        f" FROM temp.matched m JOIN listings l ON l.rowid = m.rid{rank_join}"
-                        f" ORDER BY {order} LIMIT ? OFFSET ?",
-                        (query.limit, query.offset),
-                    ).fetchall()
+                    page = [
+                        rid
+                        for (rid,) in conn.execute(
+                            f"SELECT l.rid FROM temp.matched l{rank_join} ORDER BY {order} LIMIT ? OFFSET ?",
+                            (query.limit, query.offset),
+                        ).fetchall()
+                    ]
+                    by_rid = {
+                        r[0]: r[1:]
+                        for r in conn.execute(
+                            f"SELECT rowid, {_LISTING_COLUMNS} FROM listings WHERE rowid IN"
+                            f" ({','.join('?' * len(page))})",
+                            page,
+                        ).fetchall()
+                    }
+                    rows = [by_rid[rid] for rid in page]
                 facets = {name: _facet(conn, name, query.facet_size) for name in query.facets}
             finally:
                 _drop_temp(conn)
@@ -698,18 +718,20 @@ def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket,
     if name == "precursor":
         sql = (
             "SELECT t.value, count(DISTINCT t.listing_key) AS n FROM temp.matched m"
-            " JOIN listing_terms t ON t.listing_key = m.key AND t.field = 'precursor' GROUP BY 1"
+            " CROSS JOIN listing_terms t ON t.listing_key = m.key AND t.field = 'precursor' GROUP BY 1"
         )
     elif name == "has_wallet":
         sql = (
-            "SELECT CASE l.has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) AS n"
-            " FROM temp.matched m JOIN listings l ON l.rowid = m.rid GROUP BY 1"
+            "SELECT CASE has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) AS n"
+            " FROM temp.matched GROUP BY 1"
         )
     elif name in ("substance", "class"):
         column = "substance" if name == "substance" else "class"
+        # CROSS JOIN keeps the matches as the outer loop (a lookup per match in the primary key);
+        # left to itself the planner scans every listing's substances instead
         sql = (
             f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n"
-            f" FROM temp.matched m JOIN listing_substances s ON s.listing_key = m.key GROUP BY 1"
+            f" FROM temp.matched m CROSS JOIN listing_substances s ON s.listing_key = m.key GROUP BY 1"
         )
     else:
         column = {
@@ -719,10 +741,7 @@ def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket,
             "category": "category",
             "origin": "origin",
         }[name]
-        sql = (
-            f"SELECT l.{column}, count(*) AS n FROM temp.matched m JOIN listings l ON l.rowid = m.rid"
-            f" WHERE l.{column} IS NOT NULL GROUP BY 1"
-        )
+        sql = f"SELECT {column}, count(*) AS n FROM temp.matched WHERE {column} IS NOT NULL GROUP BY 1"
     rows = conn.execute(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", (size,)).fetchall()
     return tuple(FacetBucket(value=v, count=n) for v, n in rows)
 

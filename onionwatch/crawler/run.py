@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from onionwatch.crawler.addon import OnionwatchAddon
 from onionwatch.crawler.sessions import Account
-from onionwatch.models import utcnow
+from onionwatch.models import VendorPage, utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -283,7 +283,9 @@ def _attach_progress(crawler: Crawler, market: str, progress: Callable[[str], No
 
     counts = {"items": 0}
 
-    def item_scraped(**_: Any) -> None:
+    def item_scraped(item: Any, **_: Any) -> None:
+        if isinstance(item, VendorPage):
+            return  # a vendor profile, not a listing
         counts["items"] += 1
         if counts["items"] % every == 0:
             assert crawler.stats is not None

@@ -11,6 +11,7 @@ import pytest
 from onionwatch.index.sqlite import SqliteStore
 from onionwatch.lab.lab import Lab
 from onionwatch.lab.market.catalogue import evolve, generate
+from onionwatch.lab.market.supply import with_supply_chain
 from tests.conftest import onionwatch_cli
 
 pytestmark = pytest.mark.lab
@@ -27,7 +28,8 @@ def test_recrawl_sees_removals_price_cuts_and_a_new_vendor_and_reparse_equals_cr
         second = onionwatch_cli("crawl", "nightshade", "--json", env=env)
         assert second.returncode == 0, second.stderr[-3000:]
 
-    before = generate("nightshade", seed=21, listings=40)
+    # what the lab's market serves: the seeded catalogue and its supply-chain vendors
+    before = with_supply_chain(generate("nightshade", seed=21, listings=40))
     after = evolve(before, 1)
     old = {item.listing_id: item for item in before.listings}
     new = {item.listing_id: item for item in after.listings}

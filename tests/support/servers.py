@@ -29,8 +29,11 @@ def market_backend(
     listings: int = 60,
     seed: int = 7,
     extra: tuple[str, ...] = (),
+    supply_chain: bool = False,
 ) -> Iterator[int]:
-    """The lab's market app as its own process, listening on 127.0.0.1:<port>."""
+    """The lab's market app as its own process, listening on 127.0.0.1:<port>.
+
+    Without the supply-chain overlay unless asked: these tests pin the seeded catalogue's counts."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -48,6 +51,7 @@ def market_backend(
             "--seed",
             str(seed),
             *extra,
+            *(() if supply_chain else ("--no-supply-chain",)),
         ],
     )
     try:

@@ -11,10 +11,10 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from onionwatch.crawler.pages.base import CategoryPage, Page
-from onionwatch.crawler.pages.declarative import category_page, first, links, require
+from onionwatch.crawler.pages.declarative import category_page, first, link, links, require, vendor_page
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
-from onionwatch.models import Listing, Money
+from onionwatch.models import Listing, Money, VendorPage
 
 LISTING = {
     "marker": "table.listing-box",
@@ -35,6 +35,14 @@ CATEGORY = {
     "next": '//div[@class="pages"]/b[@class="current"]/following-sibling::a[1]/@href',
 }
 HOME = {"category_links": "td.menu a::attr(href)"}
+VENDOR = {
+    "marker": "table.vendor-info",
+    "container": "td#content",
+    "title": "h2.vendor-title::text",
+    "location": '//table[@class="vendor-info"]//tr[normalize-space(td[1])="Location"]/td[2]//text()',
+    # on a listing page: the seller's profile
+    "link": "div.listing-vendor a::attr(href)",
+}
 
 #: "1.234,50 €": dots group thousands, the comma starts the cents (the generic parser reads the dot
 #: as a decimal point, so this market's notation is read here)
@@ -102,3 +110,15 @@ def parse_listing(page: Page) -> Listing:
         exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
     )
+
+
+def vendor_link(page: Page) -> str | None:
+    return link(page, VENDOR["link"])
+
+
+def parse_vendor(page: Page) -> VendorPage:
+    require(page, VENDOR["marker"], "Bazaar vendor")
+    title = first(page, VENDOR["title"]) or ""
+    handle = title.removeprefix("Vendor profile:").strip() or None
+    location = clean_text(" ".join(page.selector.xpath(VENDOR["location"]).getall()))
+    return vendor_page(page, VENDOR["container"], handle, location)

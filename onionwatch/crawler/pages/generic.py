@@ -471,3 +471,52 @@ def extract_listing(page: Page) -> Listing:
         exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
     )
+
+
+# --- visible text ------------------------------------------------------------------------------
+
+_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "select", "img"})
+_VERBATIM_TAGS = frozenset({"pre", "textarea"})
+
+
+def visible_text(el: lxml_html.HtmlElement) -> str:
+    """What a reader sees of ``el``: one line per block or ``<br>``, spaces collapsed inside a line,
+    ``<pre>`` and ``<textarea>`` kept line for line. A PGP armor block survives it whichever way the
+    market printed it (textarea, pre, nl2br), because its blank line and line breaks are kept."""
+    lines: list[str] = []
+    run: list[str] = []
+
+    def end_line(*, keep_empty: bool = False) -> None:
+        text = normalize_space("".join(run))
+        run.clear()
+        if text or keep_empty:
+            lines.append(text)
+
+    def walk(node: lxml_html.HtmlElement) -> None:
+        tag = node.tag if isinstance(node.tag, str) else None
+        if tag is not None and tag not in _INVISIBLE_TAGS:
+            if tag in _VERBATIM_TAGS:
+                end_line()
+                lines.extend(line.rstrip() for line in node.text_content().strip("\n").split("\n"))
+            elif tag == "br":
+                end_line(keep_empty=True)  # two <br> in a row are an empty line (nl2br)
+            else:
+                block = tag in _BLOCK_TAGS
+                if block:
+                    end_line()
+                run.append(node.text or "")
+                for child in node:
+                    walk(child)
+                if block:
+                    end_line()
+        if node.tail:
+            run.append(node.tail)
+
+    walk(el)
+    end_line()
+    # A block that ends right after a <br> leaves an empty line: keep at most one, none at the ends.
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")

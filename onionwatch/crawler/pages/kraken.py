@@ -7,11 +7,13 @@ shown it is the kind asked for.
 
 from __future__ import annotations
 
+import re
+
 from onionwatch.crawler.pages.base import CategoryPage, Page
-from onionwatch.crawler.pages.declarative import category_page, first, links, require
+from onionwatch.crawler.pages.declarative import category_page, first, link, links, require, vendor_page
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
-from onionwatch.models import Listing
+from onionwatch.models import Listing, VendorPage
 
 LISTING = {
     "marker": "article.listing[data-listing-id]",
@@ -31,6 +33,15 @@ CATEGORY = {
     "next": "nav.pager a[rel=next]::attr(href)",
 }
 HOME = {"category_links": "nav.chips a.chip::attr(href)"}
+VENDOR = {
+    "marker": "header.shop-head[data-vendor]",
+    "container": "main.container",
+    "handle": "header.shop-head::attr(data-vendor)",
+    "facts": "header.shop-head p::text",
+    # on a listing page: the seller's shop
+    "link": "aside.seller a.seller__name::attr(href)",
+}
+_SHIPS_FROM = re.compile(r"ships from (?P<place>[^·]+?)\s*·")
 
 
 def _fact(page: Page, field: str) -> str | None:
@@ -79,4 +90,20 @@ def parse_listing(page: Page) -> Listing:
         crawled_at=page.crawled_at,
         exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
+    )
+
+
+def vendor_link(page: Page) -> str | None:
+    return link(page, VENDOR["link"])
+
+
+def parse_vendor(page: Page) -> VendorPage:
+    require(page, VENDOR["marker"], "Kraken vendor")
+    facts = clean_text(" ".join(page.selector.css(VENDOR["facts"]).getall())) or ""
+    place = _SHIPS_FROM.search(facts)
+    return vendor_page(
+        page,
+        VENDOR["container"],
+        first(page, VENDOR["handle"]),
+        clean_text(place.group("place")) if place else None,
     )

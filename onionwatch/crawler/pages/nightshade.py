@@ -6,11 +6,13 @@ validate that the page is the kind asked for before reading anything.
 
 from __future__ import annotations
 
+import re
+
 from onionwatch.crawler.pages.base import CategoryPage, Page
-from onionwatch.crawler.pages.declarative import category_page, first, links, require
+from onionwatch.crawler.pages.declarative import category_page, first, link, links, require, vendor_page
 from onionwatch.crawler.pages.fields import clean_text, page_rates, parse_count, parse_money, split_list
 from onionwatch.errors import PageError
-from onionwatch.models import Listing
+from onionwatch.models import Listing, VendorPage
 
 LISTING = {
     "marker": "div.product",
@@ -31,6 +33,14 @@ CATEGORY = {
     "next": "a.next::attr(href)",
 }
 HOME = {"category_links": "ul.sidebar a::attr(href)"}
+VENDOR = {
+    "marker": "div.vendor-profile",
+    "handle": "h1.vendor-name::text",
+    "facts": "div.vendor-profile > p::text",
+    # on a listing page: the seller's profile
+    "link": "div.vendor-box a.vendor::attr(href)",
+}
+_SHIPS_FROM = re.compile(r"Ships from (?P<place>[^·]+?)\s*·")
 
 
 def parse_home(page: Page) -> tuple[str, ...]:
@@ -73,4 +83,20 @@ def parse_listing(page: Page) -> Listing:
         crawled_at=page.crawled_at,
         exchange_rates=page_rates(page.selector),
         page_sha256=page.sha256,
+    )
+
+
+def vendor_link(page: Page) -> str | None:
+    return link(page, VENDOR["link"])
+
+
+def parse_vendor(page: Page) -> VendorPage:
+    require(page, VENDOR["marker"], "Nightshade vendor")
+    facts = clean_text(" ".join(page.selector.css(VENDOR["facts"]).getall())) or ""
+    place = _SHIPS_FROM.search(facts)
+    return vendor_page(
+        page,
+        VENDOR["marker"],
+        first(page, VENDOR["handle"]),
+        clean_text(place.group("place")) if place else None,
     )

@@ -1,4 +1,6 @@
-"""The market spider: home -> categories (paged) -> listings, for any engine with page objects."""
+"""The market spider: home -> categories (paged) -> listings -> each listing's vendor profile, for any
+engine with page objects. A vendor is fetched once per crawl however many listings link them
+(Scrapy's duplicate filter drops the repeats)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from onionwatch.crawler.engines import engine_pages
 from onionwatch.crawler.pages.base import Page
 from onionwatch.crawler.tor import ISOLATION_META_KEY
 from onionwatch.errors import PageError
-from onionwatch.models import Listing, utcnow
+from onionwatch.models import Listing, VendorPage, utcnow
 
 
 class MarketSpider(Spider):
@@ -91,12 +93,27 @@ class MarketSpider(Spider):
         if category.next_url:
             yield self._request(category.next_url, self.parse_category)
 
-    def parse_listing(self, response: Response) -> Iterator[Listing]:
+    def parse_listing(self, response: Response) -> Iterator[Listing | Request]:
+        page = self._page(response)
         try:
-            yield self.pages.listing(self._page(response))
+            yield self.pages.listing(page)
         except PageError as exc:
             self._count("listing/dropped/not_a_listing")
             self.logger.warning("%s", exc)
+            return
+        vendor_url = self.pages.vendor_link(page)
+        if vendor_url:
+            yield self._request(vendor_url, self.parse_vendor)
+
+    def parse_vendor(self, response: Response) -> Iterator[VendorPage]:
+        try:
+            vendor = self.pages.vendor(self._page(response))
+        except PageError as exc:
+            self._count("vendor/dropped/not_a_vendor")
+            self.logger.warning("%s", exc)
+            return
+        self._count("vendor/pages")
+        yield vendor
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None

@@ -11,7 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
+
+from onionwatch.lab.market.identities import default_wallets, vendor_key
 
 Unit = Literal["g", "unit"]
 
@@ -289,6 +291,27 @@ VENDOR_NAMES = (
 )
 
 
+#: drug vendors whose profile shows a PGP key; the same handle on another market is the same person
+#: with the same key (the other vendors' handles prove nothing across markets)
+PGP_HANDLES = frozenset({"NorthernLights", "WhiteRabbit_NL", "PharmaKing", "BlueLotus", "FentFactory"})
+
+
+def _credentials(market: str, seed: int, handle: str) -> dict[str, Any]:
+    """A seeded drug vendor's identity, per-account wallets and (for some) PGP key, derived without
+    touching the catalogue's random stream (so adding them changed no listing)."""
+    key = (
+        vendor_key(seed, handle, f"{handle} <{handle.lower()}@lab.invalid>")
+        if handle in PGP_HANDLES
+        else None
+    )
+    return {
+        "identity": handle,
+        "wallets": default_wallets(seed, market, handle),
+        "pgp_fingerprint": key.fingerprint if key else None,
+        "pgp_key": key.armored if key else None,
+    }
+
+
 @dataclass(frozen=True)
 class PriceTier:
     quantity: Decimal
@@ -303,6 +326,14 @@ class VendorTruth:
     sales: int
     rating: Decimal
     joined: str
+    #: who runs the account: one identity may hold accounts on several markets, under other handles
+    identity: str
+    #: (chain, address) shown on the profile page, chain as the wallet extractor names it
+    wallets: tuple[tuple[str, str], ...] = ()
+    #: primary-key fingerprint (upper-case hex) of the PGP key the profile shows, if any
+    pgp_fingerprint: str | None = None
+    #: the armored public key block the profile shows
+    pgp_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -311,9 +342,10 @@ class ListingTruth:
     title: str
     vendor: str
     category: str
-    substance: str
-    substance_name: str
-    substance_class: str
+    #: the drug (None for precursors and weapons, which are not drugs)
+    substance: str | None
+    substance_name: str | None
+    substance_class: str | None
     fentanyl_class: bool
     description: str
     tiers: tuple[PriceTier, ...]
@@ -323,6 +355,12 @@ class ListingTruth:
     stock: int | None
     #: the currency the vendor priced the listing in: the page's headline price is in it
     currency: str = "USD"
+    #: what the listing sells, in ``onionwatch.extractors.entities.ListingCategory`` terms
+    listing_category: str = "drugs"
+    #: canonical precursor id (``extractors/entities/data/precursors.yaml``) of a precursor listing
+    precursor: str | None = None
+    #: the precursor's CAS Registry Number
+    cas: str | None = None
 
     @property
     def price_usd(self) -> Decimal:
@@ -360,7 +398,7 @@ class Catalogue:
             "market": self.market,
             "seed": self.seed,
             "currencies": list(self.currencies),
-            "vendors": [_jsonable(asdict(v)) for v in self.vendors],
+            "vendors": [_jsonable({"market": self.market, **asdict(v)}) for v in self.vendors],
             "listings": [item.as_json() for item in self.listings],
         }
 
@@ -426,6 +464,7 @@ def generate(
             sales=rng.randint(3, 4000),
             rating=Decimal(rng.randint(40, 50)) / 10,
             joined=f"20{rng.randint(19, 25)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            **_credentials(market, seed, handle),
         )
         for handle in rng.sample(VENDOR_NAMES, k=min(len(VENDOR_NAMES), max(3, listings // 5)))
     )
@@ -495,6 +534,7 @@ def evolve(catalogue: Catalogue, epoch: int) -> Catalogue:
         sales=0,
         rating=Decimal("5.0"),
         joined="2026-11-01",
+        **_credentials(catalogue.market, catalogue.seed, f"NewPlug{epoch}"),
     )
     next_id = max(int(item.listing_id) for item in items) + 1
     for offset, item in enumerate(fresh.listings):

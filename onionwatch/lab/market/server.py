@@ -21,6 +21,7 @@ from onionwatch.lab.market import MARKET_ENGINES
 from onionwatch.lab.market.catalogue import Catalogue, evolve, generate
 from onionwatch.lab.market.engines import ENGINES, Engine
 from onionwatch.lab.market.gate import Gate, GateConfig, parse_cookies
+from onionwatch.lab.market.supply import with_supply_chain
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-wait", type=float, default=3.0, help="seconds a DDoS-queue visitor waits")
     parser.add_argument("--session-ttl", type=float, default=None, help="seconds a login session lasts")
     parser.add_argument("--session-requests", type=int, default=None, help="pages a login session lasts")
+    parser.add_argument(
+        "--no-supply-chain",
+        action="store_true",
+        help="only the seeded drug listings (no precursor, weapons or cross-market vendors)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -167,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     catalogue = generate(
         args.name, seed=args.seed, listings=args.listings, currencies=ENGINES[engine].currencies
     )
+    if not args.no_supply_chain:
+        catalogue = with_supply_chain(catalogue)
     server = MarketServer(
         args.port, catalogue, args.state_dir, latency_s=args.latency_ms / 1000, engine=engine, gate=gate
     )

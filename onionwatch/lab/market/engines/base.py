@@ -37,6 +37,10 @@ def fmt_qty(tier: PriceTier) -> str:
     return f"{quantity}g" if tier.unit == "g" else f"{quantity} pcs"
 
 
+#: how markets label a wallet of each chain on a profile page
+CHAIN_LABELS = {"bitcoin": "BTC", "monero": "XMR", "ethereum": "ETH (USDT-ERC20)", "litecoin": "LTC"}
+
+
 def to_int(text: str) -> int:
     """A page number from a query string; garbage is 0 (out of range, so a 404)."""
     try:

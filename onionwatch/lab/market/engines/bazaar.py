@@ -12,7 +12,7 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from onionwatch.lab.market.catalogue import BTC_USD, EUR_USD, Catalogue, ListingTruth, VendorTruth
-from onionwatch.lab.market.engines.base import MarketEngine, Rendered, fmt_qty, slug, to_int
+from onionwatch.lab.market.engines.base import CHAIN_LABELS, MarketEngine, Rendered, fmt_qty, slug, to_int
 
 _NOT_FOUND = (
     '<div class="error"><h2>Error 404</h2><p>The page you requested could not be found. It may have been '
@@ -137,6 +137,18 @@ class BazaarEngine(MarketEngine):
             f"<tr><td>{self._item_link(i)}</td><td>{self._price(i)}</td></tr>"
             for i in self.vendor_items(vendor.handle)
         )
+        wallets = "".join(
+            f"<tr><td>{CHAIN_LABELS[chain]} address</td><td>{address}</td></tr>\n"
+            for chain, address in vendor.wallets
+        )
+        # PHP's nl2br(): every line of the key ends in <br>, as old markets print profile text.
+        pgp = (
+            '<h3>PGP key</h3><div class="vendor-pgp">'
+            + "<br>\n".join(escape(line) for line in vendor.pgp_key.split("\n"))
+            + "</div>"
+            if vendor.pgp_key
+            else ""
+        )
         return f"""
 <h2 class="vendor-title">Vendor profile: {escape(vendor.handle)}</h2>
 <table class="vendor-info" cellpadding="3">
@@ -145,7 +157,8 @@ class BazaarEngine(MarketEngine):
  <tr><td>Rating</td><td>{vendor.rating} / 5</td></tr>
  <tr><td>Location</td><td>{escape(vendor.ships_from)}</td></tr>
  <tr><td>Member since</td><td>{vendor.joined}</td></tr>
-</table>
+{wallets}</table>
+{pgp}
 <h3>Listings</h3><table class="vendor-listings" border="1">{rows}</table>"""
 
     # -- pieces -----------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from onionwatch.lab.market.catalogue import XMR_USD, ListingTruth, VendorTruth
-from onionwatch.lab.market.engines.base import MarketEngine, Rendered, crypto, fmt_qty, slug, to_int
+from onionwatch.lab.market.engines.base import (
+    CHAIN_LABELS,
+    MarketEngine,
+    Rendered,
+    crypto,
+    fmt_qty,
+    slug,
+    to_int,
+)
 
 _NOT_FOUND = (
     '<section class="error" data-status="404"><h1>Lost at sea</h1>'
@@ -155,10 +163,17 @@ class KrakenEngine(MarketEngine):
 
     def _shop(self, vendor: VendorTruth) -> str:
         cards = "".join(self._card(i) for i in self.vendor_items(vendor.handle))
+        wallets = "".join(
+            f'<dt>{CHAIN_LABELS[chain]}</dt><dd><code class="addr">{address}</code></dd>'
+            for chain, address in vendor.wallets
+        )
+        pgp = f'\n  <pre class="pgp-key">{escape(vendor.pgp_key)}</pre>' if vendor.pgp_key else ""
         return f"""
 <header class="shop-head" data-vendor="{escape(vendor.handle)}"><h1>{escape(vendor.handle)}</h1>
   <p>&#9733; {vendor.rating} &middot; {vendor.sales} sales &middot; ships from {escape(vendor.ships_from)}
   &middot; since {vendor.joined}</p></header>
+<section class="shop-trust"><h2>Verify me</h2>
+  <dl class="wallets">{wallets}</dl>{pgp}</section>
 <section class="grid" data-shop="{escape(vendor.handle)}">{cards}</section>"""
 
     # -- pieces -----------------------------------------------------------------------------------

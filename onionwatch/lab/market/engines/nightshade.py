@@ -8,7 +8,7 @@ from html import escape
 from http import HTTPStatus
 
 from onionwatch.lab.market.catalogue import BTC_USD, XMR_USD, ListingTruth, PriceTier
-from onionwatch.lab.market.engines.base import MarketEngine, Rendered
+from onionwatch.lab.market.engines.base import CHAIN_LABELS, MarketEngine, Rendered
 from onionwatch.lab.market.engines.base import crypto as _crypto
 from onionwatch.lab.market.engines.base import to_int as _int
 
@@ -99,10 +99,27 @@ class NightshadeEngine(MarketEngine):
             f"<td>USD {i.price_usd}</td></tr>"
             for i in items
         )
+        wallets = "".join(
+            f'<li data-chain="{chain}"><span class="chain">{CHAIN_LABELS[chain]}</span> '
+            f"<code>{address}</code></li>"
+            for chain, address in vendor.wallets
+        )
+        # Classic markets show the key in a read-only textarea, so that it copies with its line breaks.
+        pgp = (
+            f'<h2>PGP public key</h2><textarea class="pgp" readonly rows="14" cols="66">'
+            f"{escape(vendor.pgp_key)}</textarea>"
+            if vendor.pgp_key
+            else '<p class="no-pgp">This vendor has not published a PGP key.</p>'
+        )
         return f"""
-<div class="vendor-profile"><h1 class="vendor-name">{escape(handle)}</h1>
+<div class="vendor-profile"><img class="avatar" src="/avatars/{escape(handle)}.png" alt="avatar" width="64">
+  <h1 class="vendor-name">{escape(handle)}</h1>
   <p>Ships from {escape(vendor.ships_from)} &middot; {vendor.sales} sales &middot; rating {vendor.rating}/5
   &middot; member since {vendor.joined}</p>
+  <h2>Payment addresses</h2>
+  <p>For direct deals only. Always verify an address against my signed message.</p>
+  <ul class="wallets">{wallets}</ul>
+  {pgp}
   <table class="vendor-listings">{rows}</table></div>"""
 
     # -- chrome -----------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ow-bench-") as tmp:
         directory = Path(tmp)
         market_args = {"nightshade": ["--listings", str(args.pages), "--latency-ms", str(args.latency_ms)]}
-        lab = Lab(directory / "lab", base_port=49000, markets=["nightshade"], market_args=market_args)
+        lab = Lab(directory / "lab", base_port=29000, markets=["nightshade"], market_args=market_args)
         with lab as state:
             truth = load_truth(directory / "lab" / "markets" / "nightshade")
             base = state.markets["nightshade"].url.rstrip("/")

@@ -7,7 +7,7 @@ addresses stay the same). Prints min/median/max seconds to ready and the peak to
 processes (sum of each process' VmHWM once ready). Stops every lab it starts and checks that no
 process is left; the lab directory is a temporary one, removed at the end.
 
-    .venv/bin/python bench/lab_startup.py [--runs 5] [--base-port 47500] [--timeout 120]
+    .venv/bin/python bench/lab_startup.py [--runs 5] [--base-port 27500] [--timeout 120]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def one_start(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="cold starts with reused keys")
-    parser.add_argument("--base-port", type=int, default=47500)
+    parser.add_argument("--base-port", type=int, default=27500)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--verbose", action="store_true", help="print each launch stage with its time")
     args = parser.parse_args()

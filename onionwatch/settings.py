@@ -82,8 +82,11 @@ class CrawlSettings(_Section):
 class LabSettings(_Section):
     #: where the lab keeps tor data directories, keys and its state file
     directory: Path | None = None
-    #: ports are taken from this base upwards (each checked to be free)
-    base_port: int = Field(default=47000, ge=1024, le=64000)
+    #: ports are taken from this base upwards (each checked to be free). Below the kernel's
+    #: ephemeral range (Linux: 32768-60999) so that no outgoing connection on the machine can be
+    #: given a lab port as its source between our check and tor's bind (CI saw "auth1 exited ...
+    #: Reading config failed" from exactly that with a base of 48350)
+    base_port: int = Field(default=27000, ge=1024, le=64000)
     listings: int = Field(default=60, ge=1, le=100_000)
     seed: int = 7
 

@@ -48,5 +48,5 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from onionwatch.lab.lab import Lab
 
     directory = tmp_path_factory.mktemp("lab")
-    with Lab(directory, base_port=48000) as state:
+    with Lab(directory, base_port=28000) as state:
         yield state

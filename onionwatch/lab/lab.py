@@ -102,7 +102,7 @@ class Lab:
         self,
         directory: Path,
         *,
-        base_port: int = 47000,
+        base_port: int = 27000,
         markets: Sequence[str] = MARKET_NAMES,
         market_args: Mapping[str, Sequence[str]] | None = None,
         progress: Callable[[str], None] | None = None,

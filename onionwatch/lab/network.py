@@ -57,9 +57,10 @@ VOTING_INTERVAL = 10
 #: publish their descriptors about 1.5 s after they start and authorities vote 4 s before a
 #: consensus, so earlier consensuses miss relays (and the next comes only 10 s later)
 FIRST_CONSENSUS_LEAD = 7.0
-#: source address of readiness probes. The lab's ports lie in the kernel's ephemeral range, so
-#: a probe from 127.0.0.1 to a port nobody listens on yet can be given that very port as its source
-#: and connect to itself (TCP simultaneous open), which then keeps the real server from binding.
+#: source address of readiness probes. When the lab's ports lie in the kernel's ephemeral range
+#: (a base port set above 32767), a probe from 127.0.0.1 to a port nobody listens on yet can be
+#: given that very port as its source and connect to itself (TCP simultaneous open), which then
+#: keeps the real server from binding.
 PROBE_SOURCE = "127.0.0.2"
 #: lifetime of an authority's signing certificate; renewed a month before it ends
 CERT_MONTHS = 12

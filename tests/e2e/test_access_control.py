@@ -1,7 +1,7 @@
 """Access control through real Tor: a private lab whose markets sit behind a DDoS queue, a login wall
 with a captcha, and expiring sessions. Each test proves every listing still arrives (ground truth).
 
-The lab here is this module's own (its markets run with gates), on ports 48600+; it is stopped at
+The lab here is this module's own (its markets run with gates), on ports 28600+; it is stopped at
 the end of the module.
 """
 
@@ -43,7 +43,7 @@ MARKETS: dict[str, list[str]] = {
 def gated_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabState]:
     directory = tmp_path_factory.mktemp("gated-lab")
     args = {name: ["--listings", LISTINGS, "--seed", "3", *extra] for name, extra in MARKETS.items()}
-    with Lab(directory, base_port=48600, markets=tuple(MARKETS), market_args=args) as state:
+    with Lab(directory, base_port=28600, markets=tuple(MARKETS), market_args=args) as state:
         yield state
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.lab
 def test_recrawl_sees_removals_price_cuts_and_a_new_vendor_and_reparse_equals_crawl(tmp_path: Path) -> None:
     lab_dir = tmp_path / "lab"
     args = {"nightshade": ["--listings", "40", "--seed", "21"]}
-    with Lab(lab_dir, base_port=48350, markets=["nightshade"], market_args=args):
+    with Lab(lab_dir, base_port=28350, markets=["nightshade"], market_args=args):
         env = {"ONIONWATCH_LAB__DIRECTORY": str(lab_dir), "ONIONWATCH_DATA_DIR": str(tmp_path / "var")}
         first = onionwatch_cli("crawl", "nightshade", "--json", env=env)
         assert first.returncode == 0, first.stderr[-3000:]

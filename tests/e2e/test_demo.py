@@ -18,7 +18,7 @@ pytestmark = pytest.mark.lab
 def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path: Path) -> None:
     env = {
         "ONIONWATCH_DATA_DIR": str(tmp_path / "var"),
-        "ONIONWATCH_LAB__BASE_PORT": "48400",
+        "ONIONWATCH_LAB__BASE_PORT": "28400",
     }
     result = onionwatch_cli("demo", "--listings", "40", env=env, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]

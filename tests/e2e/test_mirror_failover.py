@@ -25,7 +25,7 @@ def test_mirror_going_down_mid_crawl_fails_over_and_loses_nothing(tmp_path: Path
     common = ["--listings", "40", "--latency-ms", "150", "--engine", "nightshade"]
     market_args = {"shop": common, "shop-mirror": [*common, "--name", "shop"]}
     lab_dir = tmp_path / "lab"
-    with Lab(lab_dir, base_port=48500, markets=["shop", "shop-mirror"], market_args=market_args) as state:
+    with Lab(lab_dir, base_port=28500, markets=["shop", "shop-mirror"], market_args=market_args) as state:
         first, second = state.markets["shop"], state.markets["shop-mirror"]
         markets = tmp_path / "markets"
         markets.mkdir()

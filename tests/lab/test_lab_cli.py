@@ -16,7 +16,7 @@ from onionwatch.lab.network import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".venv" / "bin" / "onionwatch"
-BASE_PORT = 47800
+BASE_PORT = 27800
 
 
 def run_cli(*args: str, directory: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:

@@ -39,8 +39,8 @@ from onionwatch.lab.network import (
     wait_for,
 )
 
-# Ports of this module's labs (47100-47999 is the lab developer's range; others use 47000-47099, 48000+).
-BASE_PORT = 47400
+# Ports of this module's labs (27100-27999 is the lab developer's range; others use 27000-27099, 28000+).
+BASE_PORT = 27400
 
 
 def leftovers(directory: Path) -> str:

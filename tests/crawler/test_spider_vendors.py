@@ -20,7 +20,7 @@ from onionwatch.lab.market.catalogue import generate
 from onionwatch.lab.market.engines import ENGINES
 from onionwatch.lab.market.engines.kraken import listing_path
 from onionwatch.lab.market.supply import SUPPLY_MARKETS, with_supply_chain
-from onionwatch.models import Listing, Observation, VendorPage, WriteResult
+from onionwatch.models import EnrichedVendorPage, Listing, Observation, VendorPage, WriteResult
 
 BASE = "http://spidervendorsexampleexampleexampleexampleexampleexampleexampl.onion"
 
@@ -110,13 +110,18 @@ def test_the_vendors_requests_go_through_the_duplicate_filter() -> None:
 class _Store:
     def __init__(self) -> None:
         self.written: list[Observation] = []
+        self.vendor_pages: list[EnrichedVendorPage] = []
 
     def write(self, observations: Sequence[Observation], *, baseline: bool = False) -> WriteResult:
         self.written.extend(observations)
         return WriteResult(written=len(observations), created=0, updated=0)
 
+    def write_vendor_pages(self, pages: Sequence[EnrichedVendorPage]) -> int:
+        self.vendor_pages.extend(pages)
+        return len(pages)
 
-def test_the_pipelines_pass_a_vendor_page_through_untouched() -> None:
+
+def test_the_pipelines_store_a_vendor_page_as_a_vendor_page_not_a_listing() -> None:
     spider = _spider("nightshade")
     vendor = next(iter(spider.parse_vendor(_response("nightshade", f"{BASE}/u/CheMaster"))))
     crawler = get_crawler()
@@ -133,6 +138,10 @@ def test_the_pipelines_pass_a_vendor_page_through_untouched() -> None:
             await enrich.close_spider()
             await stored.close_spider()
 
-    assert asyncio.run(main()) is vendor
-    assert store.written == []
-    assert not any(key.startswith("listing/") for key in crawler.stats.get_stats())
+    result = asyncio.run(main())
+    assert isinstance(result, EnrichedVendorPage) and result.page == vendor
+    assert store.written == [] and store.vendor_pages == [result]
+    assert result.pgp_fingerprints  # CheMaster's profile shows its key
+    stats = crawler.stats.get_stats()
+    assert stats.get("vendor_page/stored") == 1 and stats.get("vendor_page/with_pgp") == 1
+    assert not any(key.startswith("listing/") for key in stats)

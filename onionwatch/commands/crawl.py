@@ -243,7 +243,13 @@ def demo(
             )
             _say("crawl done; stopping the lab")
             typer.echo(
-                demo_summary(report, store, truth_dirs=_truth_dirs(state), elapsed=time.monotonic() - started)
+                demo_summary(
+                    report,
+                    store,
+                    truth_dirs=_truth_dirs(state),
+                    elapsed=time.monotonic() - started,
+                    home_country=settings.home_country,
+                )
             )
         finally:
             store.close()

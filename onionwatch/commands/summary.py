@@ -6,11 +6,19 @@ from collections import Counter
 from pathlib import Path
 
 from onionwatch.crawler.run import CrawlReport
+from onionwatch.index.query import SearchQuery
 from onionwatch.index.store import Store
 from onionwatch.lab.truth import compare, load_truth
 
 
-def demo_summary(report: CrawlReport, store: Store, *, truth_dirs: dict[str, Path], elapsed: float) -> str:
+def demo_summary(
+    report: CrawlReport,
+    store: Store,
+    *,
+    truth_dirs: dict[str, Path],
+    elapsed: float,
+    home_country: str | None = None,
+) -> str:
     lines = ["", "onionwatch demo — summary", "=" * 26]
     events: Counter[str] = Counter()
     fentanyl = 0
@@ -33,9 +41,37 @@ def demo_summary(report: CrawlReport, store: Store, *, truth_dirs: dict[str, Pat
             if truth.missing:
                 lines.append(f"  missing: {', '.join(truth.missing[:10])}")
     lines.append(f"fentanyl-type listings this crawl: {fentanyl}")
+    lines.extend(_supply_chain_lines(store, home_country))
     if events:
         lines.append("events: " + ", ".join(f"{kind} {count}" for kind, count in sorted(events.items())))
     else:
         lines.append("events: none (everything was already known)")
     lines.append(f"time taken: {elapsed:.1f} s (crawl {report.seconds:.1f} s)")
     return "\n".join(lines)
+
+
+def _supply_chain_lines(store: Store, home_country: str | None) -> list[str]:
+    """Precursors (and how many ship from abroad), weapons, payment addresses and the accounts
+    linked into one vendor by a shared PGP key or wallet."""
+
+    def total(**filters: object) -> int:
+        return store.search(SearchQuery.model_validate({"limit": 0, **filters})).total
+
+    vendors = store.vendors()
+    precursors = total(category="precursors")
+    abroad = (
+        f"{total(category='precursors', international=True)} shipped into {home_country} from abroad"
+        if home_country
+        else "set home_country to flag those from abroad"
+    )
+    lines = [
+        f"supply chain: {precursors} precursor listings ({abroad}), "
+        f"{total(category='weapons')} weapons listings; "
+        f"{sum(1 for v in vendors if v.wallets)} vendor accounts show a wallet address, "
+        f"{sum(1 for v in vendors if v.pgp_fingerprints)} a PGP key"
+    ]
+    for found in store.identities():
+        accounts = " = ".join(f"{a.handle}@{a.market}" for a in found.accounts)
+        why = ", ".join(f"{e.kind} {e.value[:16]}…" for e in found.evidence)
+        lines.append(f"  one vendor: {accounts} (shared {why})")
+    return lines

@@ -9,6 +9,7 @@ from onionwatch.crawler.run import CrawlReport
 from onionwatch.index.query import SearchQuery
 from onionwatch.index.store import Store
 from onionwatch.lab.truth import compare, load_truth
+from onionwatch.models import Vendor
 
 
 def demo_summary(
@@ -22,14 +23,15 @@ def demo_summary(
     lines = ["", "onionwatch demo — summary", "=" * 26]
     events: Counter[str] = Counter()
     fentanyl = 0
+    vendors = store.vendors()  # every market's, read once: the per-market lines and the supply chain
+    vendors_in = Counter(v.market for v in vendors)
     for market in report.markets:
         events.update(market.events)
         fentanyl += int(market.stats.get("listing/fentanyl_class", 0))
-        vendors = store.vendors(market.market)
         lines.append(
             f"market {market.market}: {market.pages} pages fetched through Tor, "
-            f"{store.count_listings(market.market)} listings in the store, {len(vendors)} vendors "
-            f"(crawl {market.finish_reason})"
+            f"{store.count_listings(market.market)} listings in the store, "
+            f"{vendors_in[market.market]} vendors (crawl {market.finish_reason})"
         )
         if market.market in truth_dirs:
             truth = compare(store, load_truth(truth_dirs[market.market]))
@@ -41,7 +43,7 @@ def demo_summary(
             if truth.missing:
                 lines.append(f"  missing: {', '.join(truth.missing[:10])}")
     lines.append(f"fentanyl-type listings this crawl: {fentanyl}")
-    lines.extend(_supply_chain_lines(store, home_country))
+    lines.extend(_supply_chain_lines(store, vendors, home_country))
     if events:
         lines.append("events: " + ", ".join(f"{kind} {count}" for kind, count in sorted(events.items())))
     else:
@@ -50,14 +52,13 @@ def demo_summary(
     return "\n".join(lines)
 
 
-def _supply_chain_lines(store: Store, home_country: str | None) -> list[str]:
+def _supply_chain_lines(store: Store, vendors: list[Vendor], home_country: str | None) -> list[str]:
     """Precursors (and how many ship from abroad), weapons, payment addresses and the accounts
     linked into one vendor by a shared PGP key or wallet."""
 
     def total(**filters: object) -> int:
         return store.search(SearchQuery.model_validate({"limit": 0, **filters})).total
 
-    vendors = store.vendors()
     precursors = total(category="precursors")
     abroad = (
         f"{total(category='precursors', international=True)} shipped into {home_country} from abroad"

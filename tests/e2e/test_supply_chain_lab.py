@@ -79,7 +79,7 @@ def test_vendor_pages_give_wallets_and_keys(lab: LabState, crawled: Path) -> Non
             if not vendor["wallets"] and not vendor["pgp_fingerprint"]:
                 continue
             stored = vendors[(market, vendor["handle"])]
-            assert {tuple(w)[1] for w in vendor["wallets"]} <= set(stored.wallets), vendor["handle"]
+            assert {w[1] for w in vendor["wallets"]} <= set(stored.wallets), vendor["handle"]
             if vendor["pgp_fingerprint"]:
                 assert vendor["pgp_fingerprint"] in stored.pgp_fingerprints, vendor["handle"]
             checked += 1
@@ -95,7 +95,7 @@ def test_accounts_of_one_vendor_are_linked_with_evidence(lab: LabState, crawled:
     assert any(not i["same_handle"] for i in expected), "the lab links accounts under different handles"
     with SqliteStore(crawled) as store:
         found = store.identities()
-    got = {frozenset(a for a in i.accounts): i for i in found}
+    got = {frozenset(i.accounts): i for i in found}
     for identity in expected:
         accounts = frozenset(Account(market=a["market"], handle=a["handle"]) for a in identity["accounts"])
         assert accounts in got, identity["identity"]

@@ -55,8 +55,9 @@ from onionwatch.models import (
 log = logging.getLogger(__name__)
 
 #: 2: supply-chain columns (category, origin, has_wallet, international), listing_terms and
-#: vendor_identifiers; a version-1 file gets them added in place by setup
-SCHEMA_VERSION = 2
+#: vendor_identifiers; a version-1 file gets them added in place by setup.
+#: 3: listing_facets and facet_counts (kept by triggers); setup fills them from an older file.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -167,6 +168,75 @@ _SCHEMA_V2_INDICES = """
 CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
 CREATE INDEX IF NOT EXISTS listings_origin ON listings (origin_norm)
 """
+# Facet support. listing_facets holds a listing's multi-valued facet values once each, keyed by the
+# listing's rowid (what a search's matches carry), so a facet is a count(*) over a primary-key
+# range instead of a count(DISTINCT) over listing_substances. facet_counts holds every facet's
+# counts over the whole store, kept exact by triggers on listings and listing_facets whatever
+# writes them: a search without filters (the analyst's landing page) reads its facets there
+# instead of grouping every listing.
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS listing_facets (
+    rid INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (rid, field, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS listing_facets_value ON listing_facets (field, value);
+CREATE INDEX IF NOT EXISTS listing_ships_to_country ON listing_ships_to (country_norm);
+CREATE TABLE IF NOT EXISTS facet_counts (
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (field, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen);
+CREATE TRIGGER IF NOT EXISTS listings_count_insert AFTER INSERT ON listings BEGIN
+    INSERT INTO facet_counts (field, value, n)
+    SELECT f, v, 1 FROM (SELECT 'market' AS f, new.market AS v UNION ALL SELECT 'vendor', new.vendor
+        UNION ALL SELECT 'ships_from', new.ships_from UNION ALL SELECT 'category', new.category
+        UNION ALL SELECT 'origin', new.origin
+        UNION ALL SELECT 'has_wallet', CASE new.has_wallet WHEN 1 THEN 'true' ELSE 'false' END)
+    WHERE v IS NOT NULL
+    ON CONFLICT (field, value) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS listings_count_delete AFTER DELETE ON listings BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE (field, value) IN (
+        SELECT 'market', old.market UNION ALL SELECT 'vendor', old.vendor
+        UNION ALL SELECT 'ships_from', old.ships_from UNION ALL SELECT 'category', old.category
+        UNION ALL SELECT 'origin', old.origin
+        UNION ALL SELECT 'has_wallet', CASE old.has_wallet WHEN 1 THEN 'true' ELSE 'false' END);
+END;
+CREATE TRIGGER IF NOT EXISTS listings_count_update
+AFTER UPDATE OF market, vendor, ships_from, category, origin, has_wallet ON listings
+WHEN old.market IS NOT new.market OR old.vendor IS NOT new.vendor
+    OR old.ships_from IS NOT new.ships_from OR old.category IS NOT new.category
+    OR old.origin IS NOT new.origin OR old.has_wallet IS NOT new.has_wallet
+BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE (field, value) IN (
+        SELECT 'market', old.market UNION ALL SELECT 'vendor', old.vendor
+        UNION ALL SELECT 'ships_from', old.ships_from UNION ALL SELECT 'category', old.category
+        UNION ALL SELECT 'origin', old.origin
+        UNION ALL SELECT 'has_wallet', CASE old.has_wallet WHEN 1 THEN 'true' ELSE 'false' END);
+    INSERT INTO facet_counts (field, value, n)
+    SELECT f, v, 1 FROM (SELECT 'market' AS f, new.market AS v UNION ALL SELECT 'vendor', new.vendor
+        UNION ALL SELECT 'ships_from', new.ships_from UNION ALL SELECT 'category', new.category
+        UNION ALL SELECT 'origin', new.origin
+        UNION ALL SELECT 'has_wallet', CASE new.has_wallet WHEN 1 THEN 'true' ELSE 'false' END)
+    WHERE v IS NOT NULL
+    ON CONFLICT (field, value) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS listing_facets_count_insert AFTER INSERT ON listing_facets BEGIN
+    INSERT INTO facet_counts (field, value, n) VALUES (new.field, new.value, 1)
+    ON CONFLICT (field, value) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS listing_facets_count_delete AFTER DELETE ON listing_facets BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE field = old.field AND value = old.value;
+END
+"""
+#: facets that are one column of listings (the rest are rows of listing_facets)
+_SCALAR_FACETS = ("market", "vendor", "ships_from", "category", "origin")
+_MULTI_FACETS = ("substance", "class", "precursor")
+
 _V2_COLUMNS = {
     "category": "TEXT",
     "origin": "TEXT",
@@ -177,10 +247,6 @@ _V2_COLUMNS = {
 
 _LISTING_COLUMNS = "key, data, first_seen, last_seen, observations, removed"
 #: what a search copies from each matching listing (facet values and sort keys, named as in listings)
-_MATCHED = ("key", "market", "vendor", "ships_from", "category", "origin", "has_wallet",
-            "last_seen", "first_seen", "price_per_gram_usd")  # fmt: skip
-_MATCHED_COLUMNS = ", ".join(_MATCHED)
-_MATCHED_SELECT = ", ".join(f"l.{c}" for c in _MATCHED)
 
 
 @contextmanager
@@ -248,6 +314,11 @@ class SqliteStore:
                 for statement in _SCHEMA_V2_INDICES.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                stored = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+                for statement in _split_sql(_SCHEMA_V3):
+                    self._conn.execute(statement)
+                if stored is not None and int(stored[0]) < 3:
+                    _fill_facets(self._conn)
                 self._conn.execute(
                     "INSERT INTO meta (name, value) VALUES ('schema_version', ?)"
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -458,6 +529,11 @@ class SqliteStore:
             "INSERT INTO listing_terms (listing_key, field, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(key, f, v) for f, values in derive.supply_terms(enrichment).items() for v in values],
         )
+        conn.execute("DELETE FROM listing_facets WHERE rid = ?", (rowid,))
+        conn.executemany(
+            "INSERT INTO listing_facets (rid, field, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(rowid, f, v) for f, v in _multi_facet_values(enrichment)],
+        )
         conn.execute("DELETE FROM listing_ships_to WHERE listing_key = ?", (key,))
         conn.executemany(
             "INSERT INTO listing_ships_to (listing_key, country_norm) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -615,6 +691,8 @@ class SqliteStore:
 
     def search(self, query: SearchQuery) -> SearchResult:
         where, params = _where(query)
+        if where == "1":
+            return self._search_everything(query)
         sort = query.effective_sort
         texts = positive_texts(query.ast) if sort == "relevance" else []
         order = _ORDER["last_seen" if sort == "relevance" else sort]
@@ -623,34 +701,48 @@ class SqliteStore:
             # Evaluate the filter once into a temporary table (rowid-keyed); count, page and every
             # facet read from it instead of re-running the FTS matches.
             _drop_temp(conn)
-            # The matches carry the columns that facets and sorting read, so neither joins back to
-            # the (wide) listings rows; only the page's rows are read in full.
-            conn.execute(f"CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, {_MATCHED_COLUMNS})")
+            # The matches carry the columns that this query's facets and sort read (and nothing
+            # more: copying is most of the cost), so neither joins back to the (wide) listings
+            # rows; only the page's rows are read in full.
+            columns = _matched_columns(query, sort)
+            conn.execute(
+                f"CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, score REAL, {', '.join(columns)})"
+            )
             try:
-                conn.execute(
-                    f"INSERT INTO temp.matched SELECT l.rowid, {_MATCHED_SELECT} FROM listings l"
-                    f" WHERE {where}",
-                    params,
-                )
-                rank_join = ""
+                source, score, source_params = "listings l", "NULL", []
                 if texts:
-                    # BM25 over the positive terms, materialised too: a join on the MATCH
-                    # subquery itself is re-evaluated per row.
-                    conn.execute("CREATE TEMP TABLE ranked (rid INTEGER PRIMARY KEY, score REAL)")
-                    conn.execute(
-                        "INSERT INTO temp.ranked SELECT rowid, bm25(listings_fts) FROM listings_fts"
-                        " WHERE listings_fts MATCH ?",
-                        (" OR ".join(_fts_expr(t) for t in texts),),
+                    # BM25 over the positive terms
+                    ranked = (
+                        "SELECT rowid AS rid, bm25(listings_fts) AS score FROM listings_fts"
+                        " WHERE listings_fts MATCH ?"
                     )
-                    rank_join = " LEFT JOIN temp.ranked r ON r.rid = l.rid"
-                    order = "r.score IS NULL, r.score ASC, l.last_seen DESC, l.key ASC"
+                    source_params = [" OR ".join(_fts_expr(t) for t in texts)]
+                    order = "l.score IS NULL, l.score ASC, l.last_seen DESC, l.key ASC"
+                    score = "rk.score"
+                    if _only_ranked(query.ast):
+                        # the matches are among the ranked rows: visit those, not every listing
+                        source = f"({ranked}) rk CROSS JOIN listings l ON l.rowid = rk.rid"
+                        if _any_word(query.ast):
+                            # ... and are exactly those: the text need not be matched again
+                            where, params = _where(query, text=False)
+                    else:
+                        # materialised first: a join on the MATCH subquery itself is re-evaluated
+                        # per row
+                        conn.execute("CREATE TEMP TABLE ranked (rid INTEGER PRIMARY KEY, score REAL)")
+                        conn.execute(f"INSERT INTO temp.ranked {ranked}", source_params)
+                        source, source_params = "listings l LEFT JOIN temp.ranked rk ON rk.rid = l.rowid", []
+                copied = ", ".join(f"l.{c}" for c in columns)
+                conn.execute(
+                    f"INSERT INTO temp.matched SELECT l.rowid, {score}, {copied} FROM {source} WHERE {where}",
+                    [*source_params, *params],
+                )
                 total = int(conn.execute("SELECT count(*) FROM temp.matched").fetchone()[0])
                 rows: list[Any] = []
                 if query.limit:
                     page = [
                         rid
                         for (rid,) in conn.execute(
-                            f"SELECT l.rid FROM temp.matched l{rank_join} ORDER BY {order} LIMIT ? OFFSET ?",
+                            f"SELECT l.rid FROM temp.matched l ORDER BY {order} LIMIT ? OFFSET ?",
                             (query.limit, query.offset),
                         ).fetchall()
                     ]
@@ -666,6 +758,36 @@ class SqliteStore:
                 facets = {name: _facet(conn, name, query.facet_size) for name in query.facets}
             finally:
                 _drop_temp(conn)
+        return SearchResult(total=total, hits=tuple(_stored(r) for r in rows), facets=facets)
+
+    def _search_everything(self, query: SearchQuery) -> SearchResult:
+        """No filter: the count, the page (through the sort's index) and the facets (facet_counts)
+        come without visiting every listing."""
+        sort = query.effective_sort
+        order = _ORDER["last_seen" if sort == "relevance" else sort]
+        with self._lock, _translated("search"):
+            conn = self._conn
+            total = int(conn.execute("SELECT count(*) FROM listings").fetchone()[0])
+            rows: list[Any] = []
+            if query.limit:
+                rows = conn.execute(
+                    # the page's rowids first: the outer query reads only those (wide) rows
+                    f"SELECT {_LISTING_COLUMNS} FROM listings l WHERE l.rowid IN"
+                    f" (SELECT l.rowid FROM listings l ORDER BY {order} LIMIT ? OFFSET ?)"
+                    f" ORDER BY {order}",
+                    (query.limit, query.offset),
+                ).fetchall()
+            facets = {
+                name: tuple(
+                    FacetBucket(value=v, count=n)
+                    for v, n in conn.execute(
+                        "SELECT value, n FROM facet_counts WHERE field = ? AND n > 0"
+                        " ORDER BY n DESC, value ASC LIMIT ?",
+                        (name, query.facet_size),
+                    )
+                )
+                for name in query.facets
+            }
         return SearchResult(total=total, hits=tuple(_stored(r) for r in rows), facets=facets)
 
     def export(self, query: SearchQuery, *, batch_size: int = 1000) -> Iterator[StoredListing]:
@@ -709,39 +831,88 @@ class SqliteStore:
         return _profile(markets, listings, history, own, identity.identities_of(self.identities(), handle))
 
 
+def _split_sql(script: str) -> list[str]:
+    """The statements of a script, whole: a trigger's body has semicolons of its own."""
+    statements, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    return statements
+
+
+def _multi_facet_values(enrichment: Enrichment) -> set[tuple[str, str]]:
+    values = {("substance", d.id) for d in enrichment.drugs} | {("class", d.cls) for d in enrichment.drugs}
+    return values | {("precursor", v) for v in derive.supply_terms(enrichment)["precursor"]}
+
+
+def _fill_facets(conn: sqlite3.Connection) -> None:
+    """Fill the version-3 facet tables from what an older file already holds."""
+    conn.execute("DELETE FROM listing_facets")
+    for field, source in (
+        ("substance", "SELECT listing_key, substance AS value FROM listing_substances"),
+        ("class", "SELECT listing_key, class AS value FROM listing_substances"),
+        ("precursor", "SELECT listing_key, value FROM listing_terms WHERE field = 'precursor'"),
+    ):
+        conn.execute(
+            f"INSERT INTO listing_facets (rid, field, value) SELECT l.rowid, '{field}', s.value"
+            f" FROM ({source}) AS s JOIN listings l ON l.key = s.listing_key"
+            " WHERE true ON CONFLICT DO NOTHING"
+        )
+    rebuild_facet_counts(conn)
+
+
+def rebuild_facet_counts(conn: sqlite3.Connection) -> None:
+    """Recount facet_counts from listings and listing_facets (the triggers keep it so after)."""
+    conn.execute("DELETE FROM facet_counts")
+    for column in _SCALAR_FACETS:
+        conn.execute(
+            f"INSERT INTO facet_counts (field, value, n) SELECT '{column}', {column}, count(*)"
+            f" FROM listings WHERE {column} IS NOT NULL GROUP BY 2"
+        )
+    conn.execute(
+        "INSERT INTO facet_counts (field, value, n) SELECT 'has_wallet',"
+        " CASE has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) FROM listings GROUP BY 2"
+    )
+    conn.execute(
+        "INSERT INTO facet_counts (field, value, n)"
+        " SELECT field, value, count(*) FROM listing_facets GROUP BY 1, 2"
+    )
+
+
+def _matched_columns(query: SearchQuery, sort: str) -> list[str]:
+    """The listings columns a search's matches must carry: sort keys and scalar facets."""
+    columns = ["key", "first_seen" if sort == "first_seen" else "last_seen"]
+    if sort in ("price_per_gram", "-price_per_gram"):
+        columns.append("price_per_gram_usd")
+    columns += [f for f in query.facets if f in _SCALAR_FACETS or f == "has_wallet"]
+    return columns
+
+
 def _drop_temp(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE IF EXISTS temp.matched")
     conn.execute("DROP TABLE IF EXISTS temp.ranked")
 
 
 def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket, ...]:
-    if name == "precursor":
+    if name in _MULTI_FACETS:
+        # CROSS JOIN keeps the matches as the outer loop (a primary-key range per match); left to
+        # itself the planner may scan every listing's facet rows instead
         sql = (
-            "SELECT t.value, count(DISTINCT t.listing_key) AS n FROM temp.matched m"
-            " CROSS JOIN listing_terms t ON t.listing_key = m.key AND t.field = 'precursor' GROUP BY 1"
+            "SELECT f.value, count(*) AS n FROM temp.matched m"
+            f" CROSS JOIN listing_facets f ON f.rid = m.rid AND f.field = '{name}' GROUP BY 1"
         )
     elif name == "has_wallet":
         sql = (
             "SELECT CASE has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) AS n"
             " FROM temp.matched GROUP BY 1"
         )
-    elif name in ("substance", "class"):
-        column = "substance" if name == "substance" else "class"
-        # CROSS JOIN keeps the matches as the outer loop (a lookup per match in the primary key);
-        # left to itself the planner scans every listing's substances instead
-        sql = (
-            f"SELECT s.{column}, count(DISTINCT s.listing_key) AS n"
-            f" FROM temp.matched m CROSS JOIN listing_substances s ON s.listing_key = m.key GROUP BY 1"
-        )
     else:
-        column = {
-            "market": "market",
-            "vendor": "vendor",
-            "ships_from": "ships_from",
-            "category": "category",
-            "origin": "origin",
-        }[name]
-        sql = f"SELECT {column}, count(*) AS n FROM temp.matched WHERE {column} IS NOT NULL GROUP BY 1"
+        if name not in _SCALAR_FACETS:
+            raise ValueError(f"unknown facet {name}")
+        sql = f"SELECT {name}, count(*) AS n FROM temp.matched WHERE {name} IS NOT NULL GROUP BY 1"
     rows = conn.execute(f"{sql} ORDER BY n DESC, 1 ASC LIMIT ?", (size,)).fetchall()
     return tuple(FacetBucket(value=v, count=n) for v, n in rows)
 
@@ -810,13 +981,41 @@ def _fts_expr(node: Text) -> str:
     # reaches MATCH unquoted.
     phrase = '"' + " ".join(node.tokens).replace('"', '""') + '"'
     if node.field is None:
-        return "{title description vendor substances} : " + phrase
+        # every column: a column filter naming them all doubles the time FTS5 takes to match
+        return phrase
     return f"{node.field} : {phrase}"
 
 
-def _compile(node: Node, params: list[Any]) -> str:
+def _fts_tree(node: Node) -> str | None:
+    """One FTS5 expression for a subtree of words joined by AND/OR, or None when it has anything
+    else: FTS5 evaluates the whole tree in one pass, where one MATCH per word would each be
+    joined against every listing."""
     if isinstance(node, Text):
-        params.append(_fts_expr(node))
+        return _fts_expr(node)
+    if isinstance(node, And | Or):
+        parts = [_fts_tree(c) for c in node.children]
+        if any(p is None for p in parts):
+            return None
+        return "(" + (" AND " if isinstance(node, And) else " OR ").join(p for p in parts if p) + ")"
+    return None
+
+
+def _only_ranked(node: Node | None) -> bool:
+    """Whether every match of ``node`` contains one of its positive words, so that the ranked
+    rows (the listings matching any positive word) hold every match."""
+    if isinstance(node, Text | MatchNone):
+        return True
+    if isinstance(node, And):
+        return any(_only_ranked(c) for c in node.children)
+    if isinstance(node, Or):
+        return all(_only_ranked(c) for c in node.children)
+    return False
+
+
+def _compile(node: Node, params: list[Any]) -> str:
+    fts = _fts_tree(node)
+    if fts is not None:
+        params.append(fts)
         return "l.rowid IN (SELECT rowid FROM listings_fts WHERE listings_fts MATCH ?)"
     if isinstance(node, Keyword):
         return _keyword(node.field, node.value, params)
@@ -843,38 +1042,42 @@ def _keyword(name: str, value: str, params: list[Any]) -> str:
     if name == "ships_from":
         params.append(value)
         return "l.ships_from_norm IS ?"
+    # Multi-valued fields as ``IN (subquery)``, not a correlated EXISTS: the planner can then
+    # start from the (indexed) listings that have the value instead of testing every listing.
     if name == "substance":
         params.extend((value, value))
-        return (
-            "EXISTS (SELECT 1 FROM listing_substances s WHERE s.listing_key = l.key"
-            " AND (s.substance = ? OR s.name_norm = ?))"
-        )
-    if name == "class":
-        params.append(value)
-        return "EXISTS (SELECT 1 FROM listing_substances s WHERE s.listing_key = l.key AND s.class = ?)"
+        return "l.key IN (SELECT listing_key FROM listing_substances WHERE substance = ? OR name_norm = ?)"
+    if name in ("class", "precursor"):
+        params.extend((name, value))
+        return "l.rowid IN (SELECT rid FROM listing_facets WHERE field = ? AND value = ?)"
     if name == "ships_to":
         params.append(value)
-        return "EXISTS (SELECT 1 FROM listing_ships_to t WHERE t.listing_key = l.key AND t.country_norm = ?)"
+        return "l.key IN (SELECT listing_key FROM listing_ships_to WHERE country_norm = ?)"
     if name == "category":
         params.append(value)
         return "l.category IS ?"
     if name == "origin":
         params.append(value)
         return "l.origin_norm IS ?"
-    if name in ("destination", "precursor", "wallet", "pgp"):
+    if name in ("destination", "wallet", "pgp"):
         params.extend((name, value))
-        return (
-            "EXISTS (SELECT 1 FROM listing_terms t"
-            " WHERE t.listing_key = l.key AND t.field = ? AND t.value = ?)"
-        )
+        return "l.key IN (SELECT listing_key FROM listing_terms WHERE field = ? AND value = ?)"
     raise ValueError(f"unknown keyword field {name}")
 
 
-def _where(query: SearchQuery) -> tuple[str, list[Any]]:
+def _any_word(node: Node | None) -> bool:
+    """Whether ``node`` is words joined by OR only: it matches exactly the ranked rows."""
+    if isinstance(node, Text):
+        return True
+    return isinstance(node, Or) and all(_any_word(c) for c in node.children)
+
+
+def _where(query: SearchQuery, *, text: bool = True) -> tuple[str, list[Any]]:
+    """The filter as SQL over ``listings l``; ``text=False`` leaves out the free text."""
     clauses: list[str] = []
     params: list[Any] = []
     ast = query.ast
-    if ast is not None:
+    if ast is not None and text:
         clauses.append(_compile(ast, params))
     for name, normalized in query.keyword_filters():
         clauses.append(_keyword(name, normalized, params))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from onionwatch.errors import StoreError, StoreUnavailableError
-from onionwatch.index.query import SearchQuery
+from onionwatch.index.query import FACET_NAMES, FacetBucket, SearchQuery
 from onionwatch.index.sqlite import SqliteStore
-from onionwatch.models import EventKind, WriteResult
+from onionwatch.models import EventKind, Observation, WriteResult
 
 from .corpus import T0, listing
 
@@ -118,6 +118,7 @@ def test_a_version_1_file_gets_the_supply_columns(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         store.write([listing("abacus", "1", title="1g fentanyl", vendor="Acme", at=T0)])
     conn = sqlite3.connect(path)
+    _drop_version_3(conn)
     conn.execute("DROP INDEX listings_category")
     conn.execute("DROP INDEX listings_origin")
     for column in ("category", "origin", "origin_norm", "has_wallet", "international"):
@@ -133,5 +134,95 @@ def test_a_version_1_file_gets_the_supply_columns(tmp_path: Path) -> None:
         )
         assert [h.listing.listing_id for h in store.search(SearchQuery(category="weapons")).hits] == ["2"]
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("3",)
     conn.close()
+
+
+def _drop_version_3(conn: sqlite3.Connection) -> None:
+    """Make a current file look like one written before schema version 3."""
+    for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP TABLE listing_facets")
+    conn.execute("DROP TABLE facet_counts")
+    for index in ("listings_first_seen", "listing_facets_value", "listing_ships_to_country"):
+        conn.execute(f"DROP INDEX IF EXISTS {index}")
+    conn.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+
+
+def _recounted(store: SqliteStore) -> dict[str, tuple[FacetBucket, ...]]:
+    """Facets of a filter that matches everything: counted from the matches, not facet_counts."""
+    wide = SearchQuery(last_seen_from=T0 - timedelta(days=999), facets=FACET_NAMES, facet_size=100, limit=0)
+    return store.search(wide).facets
+
+
+def _store_corpus() -> list[Observation]:
+    drugs = (("fentanyl",), ("heroin", "fentanyl"), ("cocaine",), ())
+    return [
+        listing(
+            f"m{i % 3}",
+            str(i),
+            title=f"item {i}",
+            vendor=None if i % 5 == 0 else f"V{i % 4}",
+            at=T0 + timedelta(minutes=i),
+            substances=drugs[i % 4],
+            ships_from=("NL", "DE", None)[i % 3],
+            supply={"category": "drugs"} if i % 2 else {"category": "weapons", "origin": "US"},
+        )
+        for i in range(30)
+    ]
+
+
+def test_a_version_2_file_gets_its_facet_tables_filled(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite"
+    with SqliteStore(path) as store:
+        store.write(_store_corpus())
+        expected = _recounted(store)
+    conn = sqlite3.connect(path)
+    _drop_version_3(conn)
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        everything = store.search(SearchQuery(facets=FACET_NAMES, facet_size=100, limit=0))
+        assert everything.total == 30
+        assert everything.facets == expected
+        assert everything.facets["substance"][0] == FacetBucket(value="fentanyl", count=16)
+
+
+def test_unfiltered_facets_stay_exact_through_updates(sqlite_store: SqliteStore) -> None:
+    """facet_counts (kept by triggers) equals counting the matches after changes and re-crawls."""
+    corpus = _store_corpus()
+    sqlite_store.write(corpus)
+    later = [
+        listing(
+            o.listing.market,
+            o.listing.listing_id,
+            title="moved",
+            vendor="New",
+            at=T0 + timedelta(days=1),
+            substances=("mdma",),
+            ships_from="UK",
+            supply={"category": "drugs", "origin": "UK"},
+        )
+        for o in corpus[::3]
+    ]
+    sqlite_store.write(later)
+    sqlite_store.write(corpus[1::3])  # older than what is stored: counted, the view does not change
+    everything = sqlite_store.search(SearchQuery(facets=FACET_NAMES, facet_size=100, limit=0))
+    assert everything.facets == _recounted(sqlite_store)
+    assert FacetBucket(value="New", count=10) in everything.facets["vendor"]
+    assert FacetBucket(value="mdma", count=10) in everything.facets["substance"]
+    conn = sqlite_store._conn
+    assert conn.execute("SELECT count(*) FROM facet_counts WHERE n < 0").fetchone() == (0,)
+
+
+def test_unfiltered_search_pages_by_every_sort(sqlite_store: SqliteStore) -> None:
+    corpus = _store_corpus()
+    sqlite_store.write(corpus)
+    wide = SearchQuery(last_seen_from=T0 - timedelta(days=1), limit=7, offset=3)
+    for sort in ("last_seen", "first_seen", "price_per_gram", "-price_per_gram"):
+        everything = sqlite_store.search(SearchQuery(sort=sort, limit=7, offset=3))
+        filtered = sqlite_store.search(wide.model_copy(update={"sort": sort}))
+        assert [h.listing.listing_id for h in everything.hits] == [
+            h.listing.listing_id for h in filtered.hits
+        ]
+        assert everything.total == filtered.total == 30

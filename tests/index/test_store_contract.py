@@ -348,6 +348,9 @@ QUERIES: list[dict[str, Any]] = [
     {"last_seen_from": T0 + timedelta(hours=50)},
     {"removed": False, "market": "abacus"},
     {"text": "pure OR stealth", "substance_class": "stimulant"},
+    {"text": "fentanyl OR vendor:greendragon"},
+    {"text": "(pure OR fentanyl) market:abacus"},
+    {"text": "pure OR NOT fentanyl"},
 ]
 
 
@@ -364,6 +367,19 @@ def test_search_matches_reference(store: Any, spec: dict[str, Any]) -> None:
     expected = reference(query)
     assert result.total == len(expected)
     assert [(h.listing.market, h.listing.listing_id) for h in result.hits] == expected
+
+
+@pytest.mark.parametrize("spec", QUERIES, ids=[str(i) for i in range(len(QUERIES))])
+def test_relevance_search_matches_reference(store: Any, spec: dict[str, Any]) -> None:
+    """Ranked by relevance, the same matches (backends rank them each their own way)."""
+    _load(store)
+    query = SearchQuery(limit=1000, sort="relevance", facets=("market", "substance"), **spec)
+    result = store.search(query)
+    expected = reference(query)
+    assert result.total == len(expected)
+    assert sorted((h.listing.market, h.listing.listing_id) for h in result.hits) == sorted(expected)
+    facets = reference_facets(query)
+    assert result.facets == {name: facets[name] for name in query.facets}
 
 
 def test_search_sort_pagination_and_facets(store: Any) -> None:

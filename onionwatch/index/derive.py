@@ -13,6 +13,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from onionwatch.models import Enrichment, Listing, Money, Observation
 
@@ -118,8 +119,11 @@ def first_seen_id(kind: str, *parts: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
+@lru_cache(maxsize=4096)
 def iso(value: datetime) -> str:
-    """UTC ISO-8601 with fixed microsecond width, so string order equals time order."""
+    """UTC ISO-8601 with fixed microsecond width, so string order equals time order.
+
+    Cached: a write formats each observation's time for several documents."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

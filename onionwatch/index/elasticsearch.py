@@ -53,9 +53,9 @@ from elasticsearch.serializer import OrjsonSerializer
 
 from onionwatch.errors import StoreError, StoreUnavailableError
 from onionwatch.index import derive, identity, schema
-from onionwatch.index.es_query import build_export_body, build_search_body
+from onionwatch.index.es_query import build_export_body, build_search_body, facet_buckets
 from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
-from onionwatch.index.query import FacetBucket, SearchQuery, SearchResult
+from onionwatch.index.query import SearchQuery, SearchResult
 from onionwatch.index.spool import Spool
 from onionwatch.models import (
     EnrichedVendorPage,
@@ -832,15 +832,9 @@ class ElasticsearchStore:
             resp = self._client.search(index=self.alias(schema.LISTINGS), **body)
         hits = self._stored([h["_source"] for h in resp["hits"]["hits"]])
         aggs = resp.get("aggregations") or {}
-        facets = {
-            # a boolean field's bucket key is 1/0; key_as_string says "true"/"false" like SQLite
-            name: tuple(
-                FacetBucket(value=str(b.get("key_as_string", b["key"])), count=b["doc_count"])
-                for b in aggs[name]["buckets"]
-            )
-            for name in query.facets
-        }
-        return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=tuple(hits), facets=facets)
+        total = int(resp["hits"]["total"]["value"])
+        facets = {name: facet_buckets(query, aggs[name], total) for name in query.facets}
+        return SearchResult(total=total, hits=tuple(hits), facets=facets)
 
     def _scan(
         self, index: str, query: dict[str, Any], sort: list[Any], *, seq_no: bool, batch_size: int = 1000

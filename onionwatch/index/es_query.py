@@ -13,6 +13,7 @@ from onionwatch.index import derive
 from onionwatch.index.query import (
     ALL_TEXT_FIELDS,
     And,
+    FacetBucket,
     Keyword,
     MatchNone,
     Node,
@@ -123,19 +124,41 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
     return {"bool": clause}
 
 
-def build_aggs(query: SearchQuery) -> dict[str, Any]:
+#: yes/no facets: the documents with the value true are counted by a filter, the rest are the
+#: other matches (a document without the field counts as "false", as on SQLite). A terms
+#: aggregation on a boolean field collects every matching document instead (30 ms of 1M), and
+#: keeps the other facets from being answered from the index's term counts.
+_BOOL_FACETS = ("has_wallet",)
+
+
+def _facet_agg(query: SearchQuery, name: str) -> dict[str, Any]:
+    field = FACET_FIELD[name]
+    if name in _BOOL_FACETS:
+        return {"filter": {"term": {field: True}}}
     return {
-        name: {
-            "terms": {
-                "field": FACET_FIELD[name],
-                "size": query.facet_size,
-                # One shard per index, but be explicit: facet counts must be exact, not estimates.
-                "shard_size": max(query.facet_size * 10, 1000),
-                "order": [{"_count": "desc"}, {"_key": "asc"}],
-            }
+        "terms": {
+            "field": field,
+            "size": query.facet_size,
+            # One shard per index, but be explicit: facet counts must be exact, not estimates.
+            "shard_size": max(query.facet_size * 10, 1000),
+            "order": [{"_count": "desc"}, {"_key": "asc"}],
         }
-        for name in query.facets
     }
+
+
+def build_aggs(query: SearchQuery) -> dict[str, Any]:
+    return {name: _facet_agg(query, name) for name in query.facets}
+
+
+def facet_buckets(query: SearchQuery, agg: dict[str, Any], total: int) -> tuple[FacetBucket, ...]:
+    """A facet's buckets from its aggregation result (``total``: the matches), ordered as the
+    SQLite store orders them."""
+    if "buckets" not in agg:  # a yes/no facet: the count of true
+        yes = int(agg["doc_count"])
+        counted = [(derive.bool_facet(True), yes), (derive.bool_facet(False), total - yes)]
+        pairs = sorted(((k, n) for k, n in counted if n), key=lambda kv: (-kv[1], kv[0]))
+        return tuple(FacetBucket(value=k, count=n) for k, n in pairs[: query.facet_size])
+    return tuple(FacetBucket(value=str(b["key"]), count=b["doc_count"]) for b in agg["buckets"])
 
 
 def build_search_body(query: SearchQuery) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 from onionwatch.errors import StoreError, StoreUnavailableError
 from onionwatch.index import schema
 from onionwatch.index.elasticsearch import ElasticsearchStore, redact_url
-from onionwatch.index.query import SearchQuery
+from onionwatch.index.query import FACET_NAMES, SearchQuery
 from onionwatch.models import EventKind
 from onionwatch.settings import ElasticsearchSettings
 
@@ -363,7 +363,7 @@ def test_backends_return_identical_results(es_url: str, prefix: str, tmp_path: P
                     sort=sort,
                     limit=25,
                     offset=5,
-                    facets=("market", "vendor", "substance", "class", "ships_from"),
+                    facets=FACET_NAMES,
                     **spec,
                 )
                 a, b = lite.search(query), es.search(query)

@@ -246,7 +246,6 @@ _V2_COLUMNS = {
 }
 
 _LISTING_COLUMNS = "key, data, first_seen, last_seen, observations, removed"
-#: what a search copies from each matching listing (facet values and sort keys, named as in listings)
 
 
 @contextmanager
@@ -861,10 +860,10 @@ def _fill_facets(conn: sqlite3.Connection) -> None:
             f" FROM ({source}) AS s JOIN listings l ON l.key = s.listing_key"
             " WHERE true ON CONFLICT DO NOTHING"
         )
-    rebuild_facet_counts(conn)
+    _rebuild_facet_counts(conn)
 
 
-def rebuild_facet_counts(conn: sqlite3.Connection) -> None:
+def _rebuild_facet_counts(conn: sqlite3.Connection) -> None:
     """Recount facet_counts from listings and listing_facets (the triggers keep it so after)."""
     conn.execute("DELETE FROM facet_counts")
     for column in _SCALAR_FACETS:

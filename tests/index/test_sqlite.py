@@ -63,6 +63,11 @@ def test_two_writer_processes_one_new_vendor(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         assert store.count_listings() == 40
         assert store.count_observations() == 40
+        # the facet counts both processes' triggers kept equal a recount
+        assert store.search(SearchQuery(facets=FACET_NAMES, limit=0)).facets == _recounted(store)
+        assert store.search(SearchQuery(facets=("vendor",), limit=0)).facets["vendor"] == (
+            FacetBucket(value="SameVendor", count=40),
+        )
 
 
 def test_usable_from_other_threads(sqlite_store: SqliteStore) -> None:

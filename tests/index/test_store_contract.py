@@ -351,6 +351,8 @@ QUERIES: list[dict[str, Any]] = [
     {"text": "fentanyl OR vendor:greendragon"},
     {"text": "(pure OR fentanyl) market:abacus"},
     {"text": "pure OR NOT fentanyl"},
+    {"text": "pure title:premium"},
+    {"text": '(title:premium OR "china white") -uncut'},
 ]
 
 

@@ -8,8 +8,18 @@ from decimal import Decimal
 import pytest
 
 from onionwatch.errors import QuerySyntaxError
-from onionwatch.index.es_query import build_export_body, build_search_body, compile_node
-from onionwatch.index.query import And, Keyword, MatchNone, Not, Or, SearchQuery, Text, parse_query
+from onionwatch.index.es_query import build_export_body, build_search_body, compile_node, facet_buckets
+from onionwatch.index.query import (
+    And,
+    FacetBucket,
+    Keyword,
+    MatchNone,
+    Not,
+    Or,
+    SearchQuery,
+    Text,
+    parse_query,
+)
 
 TEXT_FIELDS = ["search.title", "search.description", "search.vendor", "search.substances"]
 
@@ -181,3 +191,22 @@ def test_export_body_pages_by_key() -> None:
         "track_total_hits": False,
         "search_after": ["abacus:9"],
     }
+
+
+def test_yes_no_facet_is_a_filter_and_the_rest_of_the_matches() -> None:
+    """A terms aggregation on the boolean would collect every document (and keep the keyword
+    facets from being answered from term counts): true is a filter, false the other matches."""
+    query = SearchQuery(facets=("has_wallet", "market"), facet_size=1)
+    aggs = build_search_body(query)["aggs"]
+    assert aggs["has_wallet"] == {"filter": {"term": {"has_wallet": True}}}
+    assert aggs["market"]["terms"]["field"] == "market"
+    assert facet_buckets(query, {"doc_count": 3}, 10) == (FacetBucket(value="false", count=7),)
+    both = SearchQuery(facets=("has_wallet",))
+    assert facet_buckets(both, {"doc_count": 5}, 5) == (FacetBucket(value="true", count=5),)
+    assert facet_buckets(both, {"doc_count": 2}, 4) == (
+        FacetBucket(value="false", count=2),
+        FacetBucket(value="true", count=2),
+    )
+    assert facet_buckets(both, {"doc_count": 0}, 0) == ()
+    terms = {"buckets": [{"key": "abacus", "doc_count": 4}]}
+    assert facet_buckets(query, terms, 9) == (FacetBucket(value="abacus", count=4),)

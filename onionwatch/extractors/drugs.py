@@ -11,7 +11,9 @@ name).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -116,7 +118,8 @@ class DrugContext:
         for span, ex in zip(candidates, excluded, strict=True):
             if ex:
                 blocked.update(range(span.start, span.end))
-        words = self._words(doc, text, blocked)
+        # the context words matter only to ambiguous names and pill slang: built on first use
+        words = cache(lambda: self._words(doc, text, blocked))
         lowered = text.lower()
         mentions: list[_Mention] = []
         for span, ex in zip(candidates, excluded, strict=True):
@@ -164,14 +167,14 @@ class DrugContext:
         after = text[span.end_char : span.end_char + 30]
         return bool(_BEFORE.search(before) or _AFTER.match(after))
 
-    def _resolve(self, doc: Doc, span: Span, words: set[str], lowered: str) -> _Mention | None:
+    def _resolve(self, doc: Doc, span: Span, words: Callable[[], set[str]], lowered: str) -> _Mention | None:
         key = " ".join(span.text.lower().split())
         lex = self.lexicon
         if key not in lex.terms and key not in lex.ambiguous:
             key = _HYPHEN.sub(" ", key)  # "OG-KUSH" is the term "og kush"
         amb = lex.ambiguous.get(key)
         if amb is not None:
-            cid = self._disambiguate(doc, span, amb, words, lowered)
+            cid = self._disambiguate(doc, span, amb, words(), lowered)
             if cid is None:
                 return None
             name = lex.terms[key].name if key in lex.terms and lex.terms[key].id == cid else lex.names[cid]
@@ -182,7 +185,7 @@ class DrugContext:
             if cid not in lex.classes:
                 return None
             return _Mention(span, cid, key, False)
-        if term.id == "oxycodone" and self._pressed(doc, words) is True:
+        if term.id == "oxycodone" and self._pressed(doc, words()) is True:
             return _Mention(span, "fentanyl", lex.names["fentanyl"], False)
         return _Mention(span, term.id, term.name, False)
 

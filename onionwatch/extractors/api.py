@@ -55,19 +55,14 @@ def doc_enrichment(
 ) -> Enrichment:
     """Read one processed Doc into the shared model; with its ``listing``, the supply-chain fields
     (precursors, wallets, PGP keys, category, origin) too."""
-    # model_construct, here and below: every value comes typed from the pipeline's own components
-    # (mypy-checked), and validating them again was a tenth of enrich's time
     drugs = tuple(
-        # by alias: ``cls`` is model_construct's own first parameter
-        DrugMention.model_construct(
-            **{
-                "id": s.id_,
-                "name": s._.ow_name or s.id_,
-                "class": s.label_,
-                "text": s.text,
-                "start": s.start_char,
-                "end": s.end_char,
-            }
+        DrugMention(
+            id=s.id_,
+            name=s._.ow_name or s.id_,
+            cls=s.label_,
+            text=s.text,
+            start=s.start_char,
+            end=s.end_char,
         )
         for s in doc.spans.get(drugs_key, [])
     )
@@ -79,7 +74,7 @@ def doc_enrichment(
         supply = supply_fields(
             listing, text_of(doc), has_drugs=bool(drugs), fingerprints=fingerprints, home_country=home_country
         )
-    return Enrichment.model_construct(
+    return Enrichment(
         drugs=drugs,
         fentanyl_class=any(d.cls == "fentanyl_class" for d in drugs),
         quantities=tuple(ext.ow_quantities or ()),
@@ -129,5 +124,5 @@ def enrich(
                 log.exception("cannot read enrichment of listing %s", items[i].listing_id)
     out = []
     for listing, enrichment in zip(items, results, strict=True):
-        out.append(EnrichedListing.model_construct(listing=listing, enrichment=enrichment or Enrichment()))
+        out.append(EnrichedListing(listing=listing, enrichment=enrichment or Enrichment()))
     return out

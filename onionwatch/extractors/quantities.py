@@ -507,10 +507,7 @@ class Quantities:
         spans = []
         for f in found:
             mentions.append(
-                # typed by the parser (mypy-checked): built without validating again
-                QuantityMention.model_construct(
-                    value=f.value, unit=f.unit, dose_mg=f.dose_mg, text=text[f.start : f.end]
-                )
+                QuantityMention(value=f.value, unit=f.unit, dose_mg=f.dose_mg, text=text[f.start : f.end])
             )
             if self.spans_key:
                 span = doc.char_span(f.start, f.end, label="QUANTITY", alignment_mode="expand")

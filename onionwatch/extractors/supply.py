@@ -68,15 +68,12 @@ def supply_fields(
         "wallets": wallets(text),
         "pgp_keys": keys,
         "pgp_fingerprints": tuple(dict.fromkeys((*fingerprints, *(k.fingerprint for k in keys)))),
-        # the plain value, as validation would store it (the models are built unvalidated)
-        "category": str(
-            classify_listing(
-                listing.title,
-                listing.description,
-                listing.category,
-                has_drugs=has_drugs,
-                has_precursors=bool(precursors),
-            )
+        "category": classify_listing(
+            listing.title,
+            listing.description,
+            listing.category,
+            has_drugs=has_drugs,
+            has_precursors=bool(precursors),
         ),
         "origin": origin,
         "destinations": normalise_places(listing.ships_to),

@@ -66,9 +66,9 @@ def doc_enrichment(
         )
         for s in doc.spans.get(drugs_key, [])
     )
-    ext = doc._  # each ``doc._`` builds a new accessor: take it once
-    doses: list[Decimal] = ext.ow_doses_mg or []
-    fingerprints = tuple(ext.ow_pgp or ())
+    results = doc.user_data  # ``doc._.ow_*``, see declare_result
+    doses: list[Decimal] = results.get("ow_doses_mg") or []
+    fingerprints = tuple(results.get("ow_pgp") or ())
     supply: dict[str, Any] = {"pgp_fingerprints": fingerprints}
     if listing is not None:
         supply = supply_fields(
@@ -77,10 +77,10 @@ def doc_enrichment(
     return Enrichment(
         drugs=drugs,
         fentanyl_class=any(d.cls == "fentanyl_class" for d in drugs),
-        quantities=tuple(ext.ow_quantities or ()),
+        quantities=tuple(results.get("ow_quantities") or ()),
         doses_mg=tuple(doses),
-        prices=tuple(ext.ow_prices or ()),
-        vendor=ext.ow_vendor,
+        prices=tuple(results.get("ow_prices") or ()),
+        vendor=results.get("ow_vendor"),
         **supply,
     )
 

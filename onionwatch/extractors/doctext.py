@@ -6,6 +6,9 @@ the text several times per document, so it is computed once and kept in ``doc.us
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from spacy.tokens import Doc
 
 _KEY = "onionwatch.text"
@@ -14,6 +17,20 @@ OBSERVED_ON = "onionwatch.observed_on"
 VENDOR_HINT = "onionwatch.vendor_hint"
 #: the market's displayed exchange rates, ``{"BTC": {"USD": Decimal(...)}}`` (``Listing.exchange_rates``)
 MARKET_RATES = "onionwatch.market_rates"
+
+
+def declare_result(name: str) -> None:
+    """Declare a component's output ``doc._.<name>``, kept in ``doc.user_data[name]``.
+
+    The components and the batch API read and write that entry directly: each ``doc._`` access
+    builds an accessor and a key (a few µs, a dozen times per document, 5 % of enrich's time),
+    where a dict lookup costs nothing. ``doc._.<name>`` reads the same value for everyone else.
+    """
+    Doc.set_extension(name, getter=_reader(name), force=True)
+
+
+def _reader(name: str) -> Callable[[Doc], Any]:
+    return lambda doc: doc.user_data.get(name)
 
 
 def text_of(doc: Doc) -> str:

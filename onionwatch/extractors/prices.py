@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from onionwatch.extractors.currency import UsdConverter, default_converter
-from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, text_of
+from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, declare_result, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.models import PriceMention
 
@@ -249,9 +249,7 @@ class Prices:
         self.name = name
         self.spans_key = spans_key
         self._converter = converter
-        for ext in ("ow_prices",):
-            if not Doc.has_extension(ext):
-                Doc.set_extension(ext, default=None)
+        declare_result("ow_prices")
 
     @property
     def converter(self) -> UsdConverter:
@@ -262,9 +260,9 @@ class Prices:
     def __call__(self, doc: Doc) -> Doc:
         text = text_of(doc)
         found = find_prices(text)
-        ext = doc._  # each ``doc._`` builds a new accessor: take it once
-        quantity_spans: list[tuple[int, int]] = ext.ow_quantity_offsets or []
-        amounts = {(q.value, q.unit, q.dose_mg) for q in ext.ow_quantities or ()}
+        results = doc.user_data  # ``doc._.ow_*``, see declare_result
+        quantity_spans: list[tuple[int, int]] = results.get("ow_quantity_offsets") or []
+        amounts = {(q.value, q.unit, q.dose_mg) for q in results.get("ow_quantities") or ()}
         tiers = pair_tiers(text, quantity_spans, found, one_amount=len(amounts) == 1)
         on: date = doc.user_data.get(OBSERVED_ON) or datetime.now(UTC).date()
         market = doc.user_data.get(MARKET_RATES)
@@ -293,7 +291,7 @@ class Prices:
                 span = doc.char_span(p.start, p.end, label="PRICE", alignment_mode="expand")
                 if span is not None:
                     spans.append(span)
-        ext.ow_prices = mentions
+        results["ow_prices"] = mentions
         if self.spans_key:
             doc.spans[self.spans_key] = spans
         return doc

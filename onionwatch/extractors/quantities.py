@@ -22,7 +22,7 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from onionwatch.extractors.doctext import text_of
+from onionwatch.extractors.doctext import declare_result, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.models import QuantityMention
 
@@ -484,8 +484,7 @@ class Quantities:
         self.drugs_key = drugs_key
         self.spans_key = spans_key
         for ext in ("ow_quantities", "ow_quantity_offsets", "ow_doses_mg"):
-            if not Doc.has_extension(ext):
-                Doc.set_extension(ext, default=None)
+            declare_result(ext)
 
     def __call__(self, doc: Doc) -> Doc:
         text = text_of(doc)
@@ -513,10 +512,10 @@ class Quantities:
                 span = doc.char_span(f.start, f.end, label="QUANTITY", alignment_mode="expand")
                 if span is not None:
                     spans.append(span)
-        ext = doc._  # each ``doc._`` builds a new accessor: take it once
-        ext.ow_quantities = mentions
-        ext.ow_quantity_offsets = [(f.start, f.end) for f in found]
-        ext.ow_doses_mg = doses
+        results = doc.user_data  # ``doc._.ow_*``, see declare_result
+        results["ow_quantities"] = mentions
+        results["ow_quantity_offsets"] = [(f.start, f.end) for f in found]
+        results["ow_doses_mg"] = doses
         if self.spans_key:
             doc.spans[self.spans_key] = spans
         return doc

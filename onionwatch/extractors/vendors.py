@@ -12,7 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from onionwatch.extractors.doctext import VENDOR_HINT, text_of
+from onionwatch.extractors.doctext import VENDOR_HINT, declare_result, text_of
 
 _DECORATION = re.compile(
     r"(?:\s*[\(\[][^\)\]]*[\)\]]"  # "(123)", "[4.98]", "(Level 5)"
@@ -60,17 +60,16 @@ class Vendors:
         self.name = name
         self.from_text = from_text
         for ext in ("ow_vendor", "ow_pgp"):
-            if not Doc.has_extension(ext):
-                Doc.set_extension(ext, default=None)
+            declare_result(ext)
 
     def __call__(self, doc: Doc) -> Doc:
         text = text_of(doc)
         vendor = clean_handle(doc.user_data.get(VENDOR_HINT))
         if vendor is None and self.from_text:
             vendor = handle_in_text(text)
-        ext = doc._  # each ``doc._`` builds a new accessor: take it once
-        ext.ow_vendor = vendor
-        ext.ow_pgp = fingerprints(text)
+        results = doc.user_data  # ``doc._.ow_*``, see declare_result
+        results["ow_vendor"] = vendor
+        results["ow_pgp"] = fingerprints(text)
         return doc
 
 

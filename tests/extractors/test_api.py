@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 import pytest
 
@@ -55,3 +56,13 @@ def test_pgp_fingerprint() -> None:
     fp = "3A4B 5C6D 7E8F 9012 3456  7890 ABCD EF01 2345 6789"
     out = enrich([make_listing("Cocaine 1g", description=f"Verify me: {fp}")])
     assert out[0].enrichment.pgp_fingerprints == ("3A4B5C6D7E8F901234567890ABCDEF0123456789",)
+
+
+def test_component_results_are_doc_extensions() -> None:
+    """Components keep their results in ``doc.user_data``; ``doc._.ow_*`` reads them for callers."""
+    doc = get_pipeline()("3.5g Cocaine $120 - sold by FlakeKing")
+    assert [(q.value, q.unit) for q in doc._.ow_quantities] == [(Decimal("3.5"), "g")]
+    assert [(p.amount, p.currency) for p in doc._.ow_prices] == [(Decimal("120"), "USD")]
+    assert doc._.ow_vendor == "FlakeKing"
+    assert doc._.ow_doses_mg == []
+    assert doc._.ow_pgp == []

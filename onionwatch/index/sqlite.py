@@ -168,13 +168,41 @@ _SCHEMA_V2_INDICES = """
 CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
 CREATE INDEX IF NOT EXISTS listings_origin ON listings (origin_norm)
 """
+#: facets that are one column of listings (the rest are rows of listing_facets)
+_SCALAR_FACETS = ("market", "vendor", "ships_from", "category", "origin")
+_MULTI_FACETS = ("substance", "class", "precursor")
+#: the listings columns facet_counts follows: the scalar facets and the yes/no has_wallet
+_ROW_FACETS = (*_SCALAR_FACETS, "has_wallet")
+
+
+def _facet_values(row: str) -> str:
+    """(f, v) rows: the facet values of a listings row (``new`` or ``old`` in a trigger)."""
+    parts = [f"SELECT '{c}' AS f, {row}.{c} AS v" for c in _SCALAR_FACETS]
+    parts.append(f"SELECT 'has_wallet', CASE {row}.has_wallet WHEN 1 THEN 'true' ELSE 'false' END")
+    return " UNION ALL ".join(parts)
+
+
+def _count_in(row: str) -> str:
+    return (
+        f"INSERT INTO facet_counts (field, value, n) SELECT f, v, 1 FROM ({_facet_values(row)})"
+        " WHERE v IS NOT NULL ON CONFLICT (field, value) DO UPDATE SET n = n + 1;"
+    )
+
+
+def _count_out(row: str) -> str:
+    return (
+        "UPDATE facet_counts SET n = n - 1 WHERE (field, value) IN"
+        f" (SELECT f, v FROM ({_facet_values(row)}));"
+    )
+
+
 # Facet support. listing_facets holds a listing's multi-valued facet values once each, keyed by the
 # listing's rowid (what a search's matches carry), so a facet is a count(*) over a primary-key
 # range instead of a count(DISTINCT) over listing_substances. facet_counts holds every facet's
 # counts over the whole store, kept exact by triggers on listings and listing_facets whatever
 # writes them: a search without filters (the analyst's landing page) reads its facets there
 # instead of grouping every listing.
-_SCHEMA_V3 = """
+_SCHEMA_V3 = f"""
 CREATE TABLE IF NOT EXISTS listing_facets (
     rid INTEGER NOT NULL,
     field TEXT NOT NULL,
@@ -191,39 +219,16 @@ CREATE TABLE IF NOT EXISTS facet_counts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen);
 CREATE TRIGGER IF NOT EXISTS listings_count_insert AFTER INSERT ON listings BEGIN
-    INSERT INTO facet_counts (field, value, n)
-    SELECT f, v, 1 FROM (SELECT 'market' AS f, new.market AS v UNION ALL SELECT 'vendor', new.vendor
-        UNION ALL SELECT 'ships_from', new.ships_from UNION ALL SELECT 'category', new.category
-        UNION ALL SELECT 'origin', new.origin
-        UNION ALL SELECT 'has_wallet', CASE new.has_wallet WHEN 1 THEN 'true' ELSE 'false' END)
-    WHERE v IS NOT NULL
-    ON CONFLICT (field, value) DO UPDATE SET n = n + 1;
+    {_count_in("new")}
 END;
 CREATE TRIGGER IF NOT EXISTS listings_count_delete AFTER DELETE ON listings BEGIN
-    UPDATE facet_counts SET n = n - 1 WHERE (field, value) IN (
-        SELECT 'market', old.market UNION ALL SELECT 'vendor', old.vendor
-        UNION ALL SELECT 'ships_from', old.ships_from UNION ALL SELECT 'category', old.category
-        UNION ALL SELECT 'origin', old.origin
-        UNION ALL SELECT 'has_wallet', CASE old.has_wallet WHEN 1 THEN 'true' ELSE 'false' END);
+    {_count_out("old")}
 END;
-CREATE TRIGGER IF NOT EXISTS listings_count_update
-AFTER UPDATE OF market, vendor, ships_from, category, origin, has_wallet ON listings
-WHEN old.market IS NOT new.market OR old.vendor IS NOT new.vendor
-    OR old.ships_from IS NOT new.ships_from OR old.category IS NOT new.category
-    OR old.origin IS NOT new.origin OR old.has_wallet IS NOT new.has_wallet
+CREATE TRIGGER IF NOT EXISTS listings_count_update AFTER UPDATE OF {", ".join(_ROW_FACETS)} ON listings
+WHEN {" OR ".join(f"old.{c} IS NOT new.{c}" for c in _ROW_FACETS)}
 BEGIN
-    UPDATE facet_counts SET n = n - 1 WHERE (field, value) IN (
-        SELECT 'market', old.market UNION ALL SELECT 'vendor', old.vendor
-        UNION ALL SELECT 'ships_from', old.ships_from UNION ALL SELECT 'category', old.category
-        UNION ALL SELECT 'origin', old.origin
-        UNION ALL SELECT 'has_wallet', CASE old.has_wallet WHEN 1 THEN 'true' ELSE 'false' END);
-    INSERT INTO facet_counts (field, value, n)
-    SELECT f, v, 1 FROM (SELECT 'market' AS f, new.market AS v UNION ALL SELECT 'vendor', new.vendor
-        UNION ALL SELECT 'ships_from', new.ships_from UNION ALL SELECT 'category', new.category
-        UNION ALL SELECT 'origin', new.origin
-        UNION ALL SELECT 'has_wallet', CASE new.has_wallet WHEN 1 THEN 'true' ELSE 'false' END)
-    WHERE v IS NOT NULL
-    ON CONFLICT (field, value) DO UPDATE SET n = n + 1;
+    {_count_out("old")}
+    {_count_in("new")}
 END;
 CREATE TRIGGER IF NOT EXISTS listing_facets_count_insert AFTER INSERT ON listing_facets BEGIN
     INSERT INTO facet_counts (field, value, n) VALUES (new.field, new.value, 1)
@@ -233,9 +238,6 @@ CREATE TRIGGER IF NOT EXISTS listing_facets_count_delete AFTER DELETE ON listing
     UPDATE facet_counts SET n = n - 1 WHERE field = old.field AND value = old.value;
 END
 """
-#: facets that are one column of listings (the rest are rows of listing_facets)
-_SCALAR_FACETS = ("market", "vendor", "ships_from", "category", "origin")
-_MULTI_FACETS = ("substance", "class", "precursor")
 
 _V2_COLUMNS = {
     "category": "TEXT",

@@ -24,7 +24,8 @@ def declare_result(name: str) -> None:
 
     The components and the batch API read and write that entry directly: each ``doc._`` access
     builds an accessor and a key (a few µs, a dozen times per document: about 5 % of enrich's
-    time under a profiler), where a dict lookup costs next to nothing. ``doc._.<name>`` reads the same value for everyone else.
+    time under a profiler), where a dict lookup costs next to nothing. ``doc._.<name>`` reads
+    the same value for everyone else.
     """
     Doc.set_extension(name, getter=_reader(name), force=True)
 

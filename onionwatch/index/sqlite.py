@@ -175,10 +175,15 @@ _MULTI_FACETS = ("substance", "class", "precursor")
 _ROW_FACETS = (*_SCALAR_FACETS, "has_wallet")
 
 
+def _wallet_bucket(column: str) -> str:
+    """The has_wallet facet bucket of a 0/1 column, named like every backend's (``derive.bool_facet``)."""
+    return f"CASE {column} WHEN 1 THEN 'true' ELSE 'false' END"
+
+
 def _facet_values(row: str) -> str:
     """(f, v) rows: the facet values of a listings row (``new`` or ``old`` in a trigger)."""
     parts = [f"SELECT '{c}' AS f, {row}.{c} AS v" for c in _SCALAR_FACETS]
-    parts.append(f"SELECT 'has_wallet', CASE {row}.has_wallet WHEN 1 THEN 'true' ELSE 'false' END")
+    parts.append(f"SELECT 'has_wallet', {_wallet_bucket(f'{row}.has_wallet')}")
     return " UNION ALL ".join(parts)
 
 
@@ -304,17 +309,15 @@ class SqliteStore:
         with self._lock, _translated("create schema"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
+                for statement in _split_sql(_SCHEMA):
+                    self._conn.execute(statement)
                 have = {row[1] for row in self._conn.execute("PRAGMA table_info(listings)")}
                 for column, decl in _V2_COLUMNS.items():
                     if column not in have:
                         # version 1 -> 2; the stored listings keep NULL until re-crawled or reparsed
                         self._conn.execute(f"ALTER TABLE listings ADD COLUMN {column} {decl}")
-                for statement in _SCHEMA_V2_INDICES.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
+                for statement in _split_sql(_SCHEMA_V2_INDICES):
+                    self._conn.execute(statement)
                 stored = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
                 for statement in _split_sql(_SCHEMA_V3):
                     self._conn.execute(statement)
@@ -874,8 +877,8 @@ def _rebuild_facet_counts(conn: sqlite3.Connection) -> None:
             f" FROM listings WHERE {column} IS NOT NULL GROUP BY 2"
         )
     conn.execute(
-        "INSERT INTO facet_counts (field, value, n) SELECT 'has_wallet',"
-        " CASE has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) FROM listings GROUP BY 2"
+        "INSERT INTO facet_counts (field, value, n)"
+        f" SELECT 'has_wallet', {_wallet_bucket('has_wallet')}, count(*) FROM listings GROUP BY 2"
     )
     conn.execute(
         "INSERT INTO facet_counts (field, value, n)"
@@ -906,10 +909,7 @@ def _facet(conn: sqlite3.Connection, name: str, size: int) -> tuple[FacetBucket,
             f" CROSS JOIN listing_facets f ON f.rid = m.rid AND f.field = '{name}' GROUP BY 1"
         )
     elif name == "has_wallet":
-        sql = (
-            "SELECT CASE has_wallet WHEN 1 THEN 'true' ELSE 'false' END, count(*) AS n"
-            " FROM temp.matched GROUP BY 1"
-        )
+        sql = f"SELECT {_wallet_bucket('has_wallet')}, count(*) AS n FROM temp.matched GROUP BY 1"
     else:
         if name not in _SCALAR_FACETS:
             raise ValueError(f"unknown facet {name}")

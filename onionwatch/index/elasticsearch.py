@@ -53,7 +53,7 @@ from elasticsearch.serializer import OrjsonSerializer
 
 from onionwatch.errors import StoreError, StoreUnavailableError
 from onionwatch.index import derive, identity, schema
-from onionwatch.index.es_query import build_export_body, build_search_body, facet_buckets
+from onionwatch.index.es_query import build_count_body, build_export_body, build_search_body, facet_buckets
 from onionwatch.index.profile import PricePoint, VendorMarket, VendorProfile, add_price_points
 from onionwatch.index.query import SearchQuery, SearchResult
 from onionwatch.index.spool import Spool
@@ -109,12 +109,27 @@ def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
     return Elasticsearch(settings.url, serializer=OrjsonSerializer(), **kwargs)
 
 
-def _reason(exc: ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
+def _error_reason(error: object) -> str | None:
     if isinstance(error, dict):
         return f"{error.get('type')}: {error.get('reason')}"
-    return str(exc.message)
+    return None
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return _error_reason(body.get("error")) or str(exc.message)
+
+
+def _answer(item: dict[str, Any], action: str) -> dict[str, Any]:
+    """One response of a multi-search; its error raised as a single search's would be."""
+    error = item.get("error")
+    if error is None:
+        return item
+    status = int(item.get("status", 500))
+    reason = _error_reason(error) or str(error)
+    if status in _UNAVAILABLE_STATUS:
+        raise StoreUnavailableError(f"elasticsearch {action}: {status} {reason}")
+    raise StoreError(f"elasticsearch {action}: {status} {reason}")
 
 
 class ElasticsearchStore:
@@ -822,17 +837,19 @@ class ElasticsearchStore:
             for s in sources
         ]
 
-    def search_body(self, query: SearchQuery) -> dict[str, Any]:
-        return build_search_body(query)
-
     def search(self, query: SearchQuery) -> SearchResult:
-        body = build_search_body(query)
-        body["from_"] = body.pop("from")
+        # Two searches in one round trip, run side by side by the server: the page (scored, not
+        # counted) and the exact total with the facets (counted, not scored). One search doing
+        # both scores every match; see build_search_body.
+        searches: list[dict[str, Any]] = [{}, build_count_body(query)]
+        if query.limit:
+            searches += [{}, build_search_body(query)]
         with self._translated("search"):
-            resp = self._client.search(index=self.alias(schema.LISTINGS), **body)
-        hits = self._stored([h["_source"] for h in resp["hits"]["hits"]])
-        aggs = resp.get("aggregations") or {}
-        total = int(resp["hits"]["total"]["value"])
+            resp = self._client.msearch(index=self.alias(schema.LISTINGS), searches=searches)
+        counted, *paged = (_answer(item, "search") for item in resp["responses"])
+        hits = self._stored([h["_source"] for h in paged[0]["hits"]["hits"]]) if paged else []
+        aggs = counted.get("aggregations") or {}
+        total = int(counted["hits"]["total"]["value"])
         facets = {name: facet_buckets(query, aggs[name], total) for name in query.facets}
         return SearchResult(total=total, hits=tuple(hits), facets=facets)
 

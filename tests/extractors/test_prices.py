@@ -76,11 +76,21 @@ def test_usd_at_observation_date_with_rate_and_source(extract: Extract) -> None:
     assert price.rate_source is not None and "ECB" in price.rate_source
 
 
-def test_btc_without_a_displayed_rate_uses_the_approximate_table(extract: Extract) -> None:
+def test_btc_without_a_displayed_rate_uses_the_days_close(extract: Extract) -> None:
     price = extract("Cocaine 1g 0.002 BTC", crawled_at=datetime(2023, 5, 17, tzinfo=UTC)).prices[0]
+    assert (price.rate_source, price.rate_date, price.rate) == (
+        "btc_usd_daily_close",
+        date(2023, 5, 17),
+        Decimal("27072.41"),  # data/btc_usd_daily.csv
+    )
+    assert price.usd == Decimal("54.14")
+
+
+def test_xmr_without_a_displayed_rate_uses_the_approximate_monthly_table(extract: Extract) -> None:
+    price = extract("Cocaine 1g 0.5 XMR", crawled_at=datetime(2023, 5, 17, tzinfo=UTC)).prices[0]
     assert price.rate_source == "approx_monthly_table"
     assert price.rate_date == date(2023, 5, 1)  # the table's month, not the crawl day
-    assert price.usd is not None and Decimal(40) < price.usd < Decimal(80)
+    assert price.usd is not None and Decimal(50) < price.usd < Decimal(120)
 
 
 def test_btc_with_a_displayed_rate_converts_with_the_market_rate(extract: Extract) -> None:
@@ -105,7 +115,7 @@ def test_displayed_rate_in_another_fiat_goes_through_ecb(extract: Extract) -> No
 
 def test_displayed_rate_of_another_coin_leaves_the_table_in_charge(extract: Extract) -> None:
     price = extract("Cocaine 1g 0.002 BTC", exchange_rates={"XMR": {"USD": Decimal(150)}}).prices[0]
-    assert price.rate_source == "approx_monthly_table"
+    assert price.rate_source == "btc_usd_daily_close"
 
 
 def test_fiat_price_ignores_displayed_crypto_rates(extract: Extract) -> None:

@@ -21,6 +21,7 @@ from spacy.util import filter_spans
 
 from onionwatch.extractors.doctext import text_of
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
+from onionwatch.extractors.textfold import fold
 
 # Comparison or negation right before a mention: the listing is not offering that substance.
 # Up to three words may sit between a negator and the name ("not cut with any fent").
@@ -39,8 +40,15 @@ _BEFORE = re.compile(
     r")[ \t-]*$",
     re.IGNORECASE,
 )
+# "free" after a name is "without it" ("fent free", "fentanyl-free"), unless it starts an offer:
+# "DMT FREE SHIPPING", "Cocaine free delivery"
+_NOT_AN_OFFER = (
+    r"(?![ \t]*(?:shipping|shipment|ship|delivery|post|postage|tracking|samples?|gifts?|bonus|"
+    r"reships?|express|ww\b|worldwide|eu\b|us\b|uk\b))"
+)
 _AFTER = re.compile(
-    r"^(?:[ \t]*-?[ \t]*free\b|[ \t]*[-:(][ \t]*(?:negative|free)\b|[ \t]+tested[ \t]+negative"
+    rf"^(?:[ \t]*-?[ \t]*free\b{_NOT_AN_OFFER}|[ \t]*[-:(][ \t]*(?:negative|free\b{_NOT_AN_OFFER})"
+    r"|[ \t]+tested[ \t]+negative"
     r"|[ \t]+test(?:ing)?[ \t]*(?:strips?|kits?)|[ \t]+strips?\b|[ \t]+reagents?\b|[ \t]+tests?\b"
     r"|[ \t]+(?:substitute|alternative|replacement)\b)",
     re.IGNORECASE,
@@ -100,7 +108,9 @@ class DrugContext:
             Span.set_extension("ow_name", default=None)
 
     def __call__(self, doc: Doc) -> Doc:
-        text = text_of(doc)
+        # styled letters read as plain ones, offsets unchanged: exclusions ("no 𝕗𝕖𝕟𝕥"), names and
+        # context words see what the reader sees
+        text = fold(text_of(doc))
         found = list(doc.spans.get(self.candidates_key, []))
         for start, end, cid in self._family_matches(text.lower()):
             span = doc.char_span(start, end, alignment_mode="expand")
@@ -168,7 +178,7 @@ class DrugContext:
         return bool(_BEFORE.search(before) or _AFTER.match(after))
 
     def _resolve(self, doc: Doc, span: Span, words: Callable[[], set[str]], lowered: str) -> _Mention | None:
-        key = " ".join(span.text.lower().split())
+        key = " ".join(fold(span.text).lower().split())
         lex = self.lexicon
         if key not in lex.terms and key not in lex.ambiguous:
             key = _HYPHEN.sub(" ", key)  # "OG-KUSH" is the term "og kush"

@@ -9,7 +9,6 @@ order), ``doc._.ow_doses_mg`` and the span group ``doc.spans["quantities"]``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -24,6 +23,7 @@ from spacy.tokens import Doc
 
 from onionwatch.extractors.doctext import declare_result, text_of
 from onionwatch.extractors.numbers import parse_number
+from onionwatch.extractors.textfold import fold
 from onionwatch.models import QuantityMention
 
 Unit = Literal["g", "ml", "unit"]
@@ -121,21 +121,6 @@ _CONTAINERS = (
     "box|boxes|pack|packs|packet|packets|strip|strips|blister|blisters|"
     "bottle|bottles|sheet|sheets|bag|bags|tub|jar"
 )
-
-
-@lru_cache(maxsize=4096)
-def _fold_char(c: str) -> str:
-    folded = unicodedata.normalize("NFKC", c)
-    return folded if len(folded) == 1 else c
-
-
-def fold(text: str) -> str:
-    """Fancy-font and full-width characters ("𝟚𝕞𝕘", "１０ｇ") as the ASCII they stand for, one character
-    for one so that every offset stays valid in the original text; characters whose compatibility
-    form is longer ("½" → "1⁄2", ligatures) are kept as they are."""
-    if text.isascii():
-        return text
-    return "".join(map(_fold_char, text))
 
 
 class Lazy:

@@ -8,10 +8,14 @@ quantity and price spans need those split at the number.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
+
+from onionwatch.extractors.textfold import fold
 
 # unit words glued to a number ("7gs", "100pcs"); case-insensitive inline group
 _UNIT_SUFFIX = (
@@ -34,15 +38,30 @@ _GLUE_INFIXES = (
 )
 # crypto symbols in front of an amount (spaCy knows "$", "€", "£", "₿" but not these)
 _CURRENCY_PREFIX = r"(?:฿|ɱ|Ƀ)"
+# separators glued to the ends of a word: "Moonrocks| OG KUSH|", "|Cocaine|", "Super Hash/ Ben"
+# (a "/" between two words or numbers is an infix or a fraction, and stays)
+_SEPARATOR_PREFIX = r"(?:\||/(?=[A-Za-z]))"
+_SEPARATOR_SUFFIX = r"(?:\||(?<=[A-Za-z])/)"
+# a purity glued to the name after it: "99,9%DMT", "98%MDMA"
+_PERCENT_INFIX = r"(?<=[0-9])%(?=[A-Za-z])"
+
+
+def folded_lower(text: str) -> str:
+    return fold(text).lower()
 
 
 @registry.tokenizers("onionwatch.market_tokenizer.v1")  # type: ignore[untyped-decorator]
 def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
     def make_tokenizer(nlp: Language) -> Tokenizer:
         defaults = nlp.Defaults
-        prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX]
-        suffixes = [*(defaults.suffixes or ()), _UNIT_SUFFIX]
-        infixes = [*(defaults.infixes or ()), _TIMES_INFIX, *_GLUE_INFIXES]
+        # Lexicon phrases match on LOWER: with styled letters folded into it, "𝕏𝕒𝕟𝕒𝕩" and
+        # "ＸＡＮＡＸ" (fancy-font titles that dodge keyword filters) match "xanax"; the tokens'
+        # text, and so every offset, stay the original.
+        vocab: Any = nlp.vocab  # spaCy's stubs do not declare lex_attr_getters
+        vocab.lex_attr_getters = {**vocab.lex_attr_getters, LOWER: folded_lower}
+        prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX, _SEPARATOR_PREFIX]
+        suffixes = [*(defaults.suffixes or ()), _UNIT_SUFFIX, _SEPARATOR_SUFFIX]
+        infixes = [*(defaults.infixes or ()), _TIMES_INFIX, _PERCENT_INFIX, *_GLUE_INFIXES]
         return Tokenizer(
             nlp.vocab,
             rules=defaults.tokenizer_exceptions,

@@ -149,3 +149,47 @@ def test_speed_as_shipping_word_is_not_amphetamine(extract: Extract) -> None:
 def test_non_drug_listing_has_no_drugs(extract: Extract) -> None:
     e = extract("Louis Vuitton Bracelet 48 AAA+ gold bars")
     assert ids(e) == []
+
+
+@pytest.mark.parametrize(
+    ("title", "drug", "text"),
+    [
+        ("★[𝔼𝕌✈𝕎𝕎]ℙ𝕗𝕚𝕫𝕖𝕣 𝕏𝕒𝕟𝕒𝕩 𝟚𝕞𝕘 𝕊ℝ 𝟛𝟘 ℙ𝕚𝕝𝕝𝕤", "alprazolam", "𝕏𝕒𝕟𝕒𝕩"),
+        ("ＣＯＣＡＩＮＥ 1g $80", "cocaine", "ＣＯＣＡＩＮＥ"),
+    ],
+)
+def test_fancy_font_and_full_width_names(extract: Extract, title: str, drug: str, text: str) -> None:
+    """Styled letters dodge keyword filters; the name matches, the span keeps the page's text."""
+    e = extract(title)
+    assert [(d.id, d.text) for d in e.drugs] == [(drug, text)]
+    assert title[e.drugs[0].start : e.drugs[0].end] == text
+
+
+def test_fancy_font_negation_is_a_negation(extract: Extract) -> None:
+    assert ids(extract("Black tar heroin 1g, 𝕟𝕠 𝕗𝕖𝕟𝕥")) == ["heroin"]
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Northern lights| Moonrocks| OG KUSH| Sour Diesel|", ["cannabis"] * 4),
+        ("|Cocaine| 1g", ["cocaine"]),
+        ("Super Hash/ Rif Morocco", ["cannabis"]),
+        ("GOLDEN DREAM 99,9%DMT", ["dmt"]),
+    ],
+)
+def test_names_glued_to_separators_and_purities(extract: Extract, title: str, expected: list[str]) -> None:
+    assert ids(extract(title)) == expected
+
+
+@pytest.mark.parametrize(
+    "title", ["Pure DMT FREE SHIPPING", "Cocaine free delivery 1g", "Heroin - free WW shipping"]
+)
+def test_free_shipping_after_a_name_is_an_offer_not_a_negation(extract: Extract, title: str) -> None:
+    assert len(extract(title).drugs) == 1
+
+
+def test_seeds_and_cartridges_are_cannabis_only_with_cues(extract: Extract) -> None:
+    assert ids(extract("3 BLACK DOMINA FEMINIZED SEEDS")) == ["cannabis"]
+    assert ids(extract("HIGH EXOTIC VAPE PEN CARTRIDGES AVAILABLE")) == ["cannabis"]
+    assert ids(extract("Printer cartridges HP 302 black")) == []

@@ -20,6 +20,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from onionwatch.extractors.doctext import text_of
+from onionwatch.extractors.fuzzy import MIN_LENGTH, FuzzyNames
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
 from onionwatch.extractors.textfold import fold
 
@@ -104,6 +105,7 @@ class DrugContext:
         self.lexicon: Lexicon = load_lexicon(lexicon_path)
         # a family regex runs only when one of its word endings is in the text (a substring test)
         self._scanners = [(cid, _FAMILY_HINTS.get(cid, ("",)), rx) for cid, rx in self.lexicon.scanners]
+        self._fuzzy = FuzzyNames(self.lexicon)
         if not Span.has_extension("ow_name"):
             Span.set_extension("ow_name", default=None)
 
@@ -116,6 +118,7 @@ class DrugContext:
             span = doc.char_span(start, end, alignment_mode="expand")
             if span is not None:
                 found.append(Span(doc, span.start, span.end, label=DRUG_LABEL, span_id=cid))
+        found += self._misspelled(doc, found)
         candidates = filter_spans(found)
         excluded: list[bool] = []
         for i, span in enumerate(candidates):
@@ -148,6 +151,18 @@ class DrugContext:
         doc.spans[self.spans_key] = spans
         doc.ents = spans
         return doc
+
+    def _misspelled(self, doc: Doc, found: list[Span]) -> list[Span]:
+        """One-word names written with a typo ("CACAINE"), where no name was matched."""
+        covered = {i for span in found for i in range(span.start, span.end)}
+        out = []
+        for tok in doc:
+            if len(tok) < MIN_LENGTH or tok.i in covered:
+                continue
+            term = self._fuzzy.lookup(tok.lower_)
+            if term is not None:
+                out.append(Span(doc, tok.i, tok.i + 1, label=DRUG_LABEL, span_id=term.id))
+        return out
 
     @staticmethod
     def _words(doc: Doc, text: str, blocked: set[int]) -> set[str]:
@@ -189,7 +204,7 @@ class DrugContext:
                 return None
             name = lex.terms[key].name if key in lex.terms and lex.terms[key].id == cid else lex.names[cid]
             return _Mention(span, cid, name, amb.descriptor)
-        term = lex.terms.get(key)
+        term = lex.terms.get(key) or self._fuzzy.lookup(key)
         if term is None:  # an open-ended family regex (a new analogue): keep the name as written
             cid = span.id_ or lex.family_of(key) or ""
             if cid not in lex.classes:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from onionwatch.errors import ExtractionError
+from onionwatch.extractors.textfold import fold
 
 DRUG_LABEL = "DRUG"
 
@@ -88,8 +89,13 @@ class Lexicon:
         return None
 
 
+def _key(text: str) -> str:
+    """A term as the matcher compares it: lower case, styled letters and accents folded."""
+    return fold(text).lower()
+
+
 def _words(values: Any) -> frozenset[str]:
-    return frozenset(str(v).lower() for v in (values or ()))
+    return frozenset(_key(str(v)) for v in (values or ()))
 
 
 def default_lexicon_path() -> Path:
@@ -105,6 +111,7 @@ def load_lexicon(path: str | None = None) -> Lexicon:
     except (OSError, yaml.YAMLError) as exc:
         raise ExtractionError(f"cannot read lexicon {src}: {exc}") from exc
     terms: dict[str, Term] = {}
+    listed: set[str] = set()
     classes: dict[str, str] = {}
     names: dict[str, str] = {}
     for sub in raw["substances"]:
@@ -116,13 +123,17 @@ def load_lexicon(path: str | None = None) -> Lexicon:
             group = [str(x) for x in entry] if isinstance(entry, list) else [str(entry)]
             name = group[0].lower() if sub.get("specific") else canonical
             for text in group:
-                key = text.lower()
-                if key in terms:
+                if text.lower() in listed:
                     raise ExtractionError(f"lexicon term {text!r} listed twice")
-                terms[key] = Term(cid, name, cls)
+                listed.add(text.lower())
+                key = _key(text)
+                if key in terms and terms[key].id != cid:
+                    raise ExtractionError(f"lexicon term {text!r} reads as {key!r}, of {terms[key].id}")
+                # "heroína" next to "heroina": one term once folded
+                terms.setdefault(key, Term(cid, name, cls))
     ambiguous: dict[str, Ambiguity] = {}
     for amb in raw.get("ambiguous", ()):
-        text = str(amb["text"]).lower()
+        text = _key(str(amb["text"]))
         resolve = {str(k): _words(v) for k, v in (amb.get("resolve") or {}).items()}
         default = amb.get("default")
         for cid in [*resolve, *([default] if default else [])]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from onionwatch.extractors.textfold import fold
 from onionwatch.models import Enrichment
 
 Extract = Callable[..., Enrichment]
@@ -193,3 +194,25 @@ def test_seeds_and_cartridges_are_cannabis_only_with_cues(extract: Extract) -> N
     assert ids(extract("3 BLACK DOMINA FEMINIZED SEEDS")) == ["cannabis"]
     assert ids(extract("HIGH EXOTIC VAPE PEN CARTRIDGES AVAILABLE")) == ["cannabis"]
     assert ids(extract("Printer cartridges HP 302 black")) == []
+
+
+@pytest.mark.parametrize(
+    ("title", "drug"),
+    [
+        ("HEROINA 1g", "heroin"),
+        ("heroína 1g", "heroin"),
+        ("Kétamine 5g", "ketamine"),
+        ("méthamphetamine", "methamphetamine"),
+    ],
+)
+def test_names_with_or_without_accents(extract: Extract, title: str, drug: str) -> None:
+    e = extract(title)
+    assert ids(e) == [drug]
+    assert e.drugs[0].text == title.split()[0]
+
+
+def test_fold_keeps_one_character_for_one() -> None:
+    text = "Kétamine 𝕏𝕒𝕟𝕒𝕩 ＣＯＫＥ ½g µg"
+    folded = fold(text)
+    assert len(folded) == len(text)
+    assert folded == "Ketamine Xanax COKE ½g μg"

@@ -168,17 +168,22 @@ def _alt(words: list[str]) -> str:
 def load_units(path: str | None = None) -> Units:
     src = Path(path) if path else Path(str(resources.files("onionwatch.extractors") / "data" / "units.yaml"))
     raw = yaml.safe_load(src.read_text(encoding="utf-8"))
-    mass = {str(k).lower(): (v[0], Decimal(str(v[1]))) for k, v in raw["mass"].items()}
-    dose = {str(k).lower(): Decimal(str(v)) for k, v in raw["dose"].items()}
-    street = {str(k).lower(): Decimal(str(v)) for k, v in raw["street"].items()}
+
+    def key(word: object) -> str:
+        # the parser reads folded text ("Stück" is "Stuck" there): the unit words are folded alike
+        return fold(str(word)).lower()
+
+    mass = {key(k): (v[0], Decimal(str(v[1]))) for k, v in raw["mass"].items()}
+    dose = {key(k): Decimal(str(v)) for k, v in raw["dose"].items()}
+    street = {key(k): Decimal(str(v)) for k, v in raw["street"].items()}
     return Units(
         mass,
         dose,
-        frozenset(str(w).lower() for w in raw["count"]),
+        frozenset(key(w) for w in raw["count"]),
         street,
         Decimal(str(raw["fluid_ounce_ml"])),
-        frozenset(str(w).lower() for w in raw["liquid_words"]),
-        frozenset(str(w).lower() for w in raw.get("powder_names", ())),
+        frozenset(key(w) for w in raw["liquid_words"]),
+        frozenset(key(w) for w in raw.get("powder_names", ())),
     )
 
 

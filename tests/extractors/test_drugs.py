@@ -216,3 +216,18 @@ def test_fold_keeps_one_character_for_one() -> None:
     folded = fold(text)
     assert len(folded) == len(text)
     assert folded == "Ketamine Xanax COKE ½g μg"
+
+
+@pytest.mark.parametrize(
+    ("title", "drug"),
+    [
+        ("Metanfetamina cristal 1g", "methamphetamine"),
+        ("Haszysz 5g", "cannabis"),
+        ("Éxtasis 20 pastillas", "mdma"),
+        ("Mefedron 10g", "cathinone"),
+        ("Paddos 30g", "psilocybin"),
+        ("Kodeina syrop", "codeine"),
+    ],
+)
+def test_names_of_european_markets(extract: Extract, title: str, drug: str) -> None:
+    assert ids(extract(title)) == [drug]

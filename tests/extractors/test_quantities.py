@@ -149,3 +149,17 @@ def test_title_opening_with_its_count(extract: Extract) -> None:
 def test_a_package_of_counted_units_gives_its_dose_to_what_is_inside(extract: Extract) -> None:
     e = extract("Pregabalin 1 strip (14 capsules) 75mg")
     assert q(e) == [(Decimal(1), "unit", None), (Decimal(14), "unit", Decimal(75))]
+
+
+@pytest.mark.parametrize(
+    ("title", "count", "dose"),
+    [
+        ("Xanax 2mg 100 Stück", 100, 2),
+        ("Rivotril 2mg 30 comprimés", 30, 2),
+        ("Tramadol 100mg 50 tabletten", 50, 100),
+        ("Éxtasis 20 pastillas", 20, None),
+    ],
+)
+def test_count_words_of_european_markets(extract: Extract, title: str, count: int, dose: int | None) -> None:
+    (q,) = extract(title).quantities
+    assert (q.value, q.unit, q.dose_mg) == (Decimal(count), "unit", None if dose is None else Decimal(dose))

@@ -82,6 +82,27 @@ def test_shop_theme_without_price_label() -> None:
     assert listing.price is not None and listing.price.amount == Decimal(85)
 
 
+CARD_THEME = """<html><head><title>Listing #8812</title></head><body>
+<div class="card"><div class="card-header"><h4>OG Kush 28g (1oz) Top Shelf</h4></div>
+<div class="card-body"><p><b>Sold by:</b> <a href="/v/GreenLeaf">GreenLeaf</a> [Level 5]</p>
+<p>Ship From: United States</p><span class="old-price">$150.00</span> <span class="price">$120.00</span>
+<form><input name="qty" value="1"><button>Buy now</button></form>
+<div class="tab-content"><p>Indoor grown, cured 3 weeks.</p></div></div></div></body></html>"""
+
+
+def test_card_theme_generic_title_tag_price_class_short_description() -> None:
+    """The <title> names the page type, not the item; the price is only a class; the description is
+    short but sits in the theme's description tab; the struck-out old price is not the price."""
+    listing = extract_listing(html_page(CARD_THEME))
+    assert listing.title == "OG Kush 28g (1oz) Top Shelf"
+    assert listing.vendor == "GreenLeaf"
+    assert listing.price is not None and (listing.price.amount, listing.price.currency) == (
+        Decimal(120),
+        "USD",
+    )
+    assert listing.description == "Indoor grown, cured 3 weeks."
+
+
 def test_not_a_listing_raises_page_error() -> None:
     with pytest.raises(PageError, match=r"no listing title|not a listing"):
         extract_listing(html_page("<html><head><title></title></head><body><p>hello</p></body></html>"))
@@ -129,3 +150,16 @@ def test_real_listing_pages(
 def test_real_ships_to_keeps_order(corpus: Path) -> None:
     listing = extract_listing(corpus_page("empire/listing_10.html"))
     assert listing.ships_to == ("World Wide", "United States", "Asia", "Africa", "Antarctica(c)")
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("file", "start"),
+    [
+        ("scout/non_captcha/wethenorth_product_1.html", "this is real heroin with no fent"),
+        ("empire/listing_7.html", "FULL INFO (SSN+DOB)"),
+    ],
+)
+def test_real_short_descriptions_in_description_containers(corpus: Path, file: str, start: str) -> None:
+    description = extract_listing(corpus_page(file)).description
+    assert description is not None and description.startswith(start)

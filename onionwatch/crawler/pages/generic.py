@@ -97,6 +97,14 @@ _INLINE_LABEL = re.compile(
     re.I | re.S,
 )
 _HANDLE = re.compile(r"^[\w.\-@]{2,40}$", re.UNICODE)
+# a <title> that names the page type, not the item: "Listing #8812", "Product", "View item 12"
+_GENERIC_TITLE = re.compile(
+    r"^(?:view\s+)?(?:listing|product|item|offer|article)(?:\s+(?:details?|page|view))?[\s#:.\d-]*$", re.I
+)
+# elements that hold the price or the description on shop themes without labels
+_PRICE_CLASS = re.compile(r"price|cost", re.I)
+_OLD_PRICE_CLASS = re.compile(r"old|was|before|strike|regular|compare", re.I)
+_DESCRIPTION_CLASS = re.compile(r"desc|about|product-?info|item-?info|details|tab-?content|tab-?pane", re.I)
 _PLACE = re.compile(r"^[^\d<>{}=@#$€£₿]{2,60}$")
 _PROFILE_HREF = re.compile(
     r"(?:/u/|/@|/user/|/users/|/vendor/|/vendors/|/seller/|/store/|/shop/|member=|vendor=|seller=)", re.I
@@ -274,7 +282,7 @@ def extract_title(page: Page, root: lxml_html.HtmlElement) -> str | None:
 
 
 def _title_from_title_tag(title: str) -> str | None:
-    if not title:
+    if not title or _GENERIC_TITLE.match(title):
         return None
     parts = [p for p in _TITLE_SEPARATORS.split(title) if p]
     if len(parts) > 1:
@@ -386,11 +394,36 @@ def extract_price_near_title(root: lxml_html.HtmlElement, title: str) -> tuple[M
         if not isinstance(el.tag, str):
             continue
         if not seen_title:
-            if el.tag in ("h1", "h2", "h3") and element_text(el) == title:
+            if el.tag in ("h1", "h2", "h3", "h4", "h5") and element_text(el) == title:
                 seen_title = True
             continue
         text = element_text(el)
         if len(text) > 60 or not text:
+            continue
+        prices = [p for p in find_prices(text) if p.amount > Decimal(0)]
+        if prices:
+            p = prices[0]
+            return Money(amount=p.amount, currency=p.currency, raw=text[p.start : p.end]), text
+    return None, None
+
+
+def _hint(el: lxml_html.HtmlElement) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def extract_price_by_class(root: lxml_html.HtmlElement) -> tuple[Money | None, str | None]:
+    """Shop themes without a price label: a short element whose class names the price
+    ("price", "product-price"), not a struck-out old price."""
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in ("del", "s", "strike", "option"):
+            continue
+        hint = _hint(el)
+        if not _PRICE_CLASS.search(hint) or _OLD_PRICE_CLASS.search(hint):
+            continue
+        if _inside(el, ("nav", "header", "footer", "del", "s")):
+            continue
+        text = element_text(el)
+        if not text or len(text) > 60:
             continue
         prices = [p for p in find_prices(text) if p.amount > Decimal(0)]
         if prices:
@@ -420,7 +453,8 @@ def extract_description(root: lxml_html.HtmlElement, title: str) -> str | None:
     for f in labelled(root, "description"):
         if f.element is not None and len(f.value) >= 20:
             return f.value[:20000]
-    # no label: the element with the most own text (text directly inside it, not in children)
+    # no label: the element with the most own text (text directly inside it, not in children);
+    # a short one only where its container's class says description ("desc", "product-info")
     best: tuple[int, str] | None = None
     for el in root.iter():
         if not isinstance(el.tag, str) or el.tag in ("html", "body", "a", "option"):
@@ -429,12 +463,26 @@ def extract_description(root: lxml_html.HtmlElement, title: str) -> str | None:
             continue
         own = [el.text or ""] + [(c.tail or "") for c in el]
         own_len = sum(len(t.strip()) for t in own)
-        if own_len >= 80 and (best is None or own_len > best[0]):
+        if own_len < 80 and not (own_len >= 20 and _described(el)):
+            continue
+        if best is None or own_len > best[0]:
             best = (own_len, el.text_content().strip())
     if best is None:
         return None
     text = re.sub(r"[ \t]+", " ", best[1])
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()[:20000] or None
+
+
+def _described(el: lxml_html.HtmlElement) -> bool:
+    """The element or one of its two nearest containers is marked as the description."""
+    for _ in range(3):
+        if _DESCRIPTION_CLASS.search(_hint(el)):
+            return True
+        parent = el.getparent()
+        if parent is None:
+            return False
+        el = parent
+    return False
 
 
 def _listing_id(page: Page) -> str:
@@ -452,6 +500,8 @@ def extract_listing(page: Page) -> Listing:
         raise PageError(f"{page.url}: no listing title found")
     vendor = extract_vendor(root, title)
     price, price_text = extract_price(root)
+    if price is None:
+        price, price_text = extract_price_by_class(root)
     if price is None:
         price, price_text = extract_price_near_title(root, title)
     if price is None and vendor is None:

@@ -117,3 +117,13 @@ def test_member_named_in_title_with_their_tabs_is_a_vendor_page() -> None:
 
 def test_result_rows_of_many_sellers_stay_a_search() -> None:
     assert detect_kind(html_page(RESULTS_WITH_SELLERS)) is PageKind.SEARCH
+
+
+@pytest.mark.parametrize("button", ["In den Warenkorb", "Comprar", "Ajouter au panier", "Add to bag"])
+def test_buy_controls_in_other_languages_make_a_listing(button: str) -> None:
+    page = html_page(
+        "<html><head><title>Kokain 1g</title></head><body><h1>Kokain 1g</h1>"
+        "<p>Verkäufer: <a href='/u/schnee'>schnee</a></p><p>€ 80,00</p>"
+        f"<button>{button}</button></body></html>"
+    )
+    assert detect_kind(page) == PageKind.LISTING

@@ -29,6 +29,8 @@ CRYPTO_SOURCE = "approx_monthly_table"
 DAILY_SOURCE = "btc_usd_daily_close"
 #: coin -> its shipped daily table (a CSV of ``date,usd`` rows)
 DAILY_TABLES = {"BTC": "btc_usd_daily.csv"}
+#: Tether (USDT) at its peg of one dollar
+USDT_SOURCE = "usdt_peg"
 #: the rate the listing's own page displayed, on the day it was crawled
 MARKET_SOURCE = "market"
 #: a rate the market displayed in another fiat currency, turned into USD with the ECB rate
@@ -89,6 +91,9 @@ class UsdConverter:
     def _rate(self, cur: str, on: date) -> UsdRate | None:
         if cur == "USD":
             return UsdRate(Decimal(1), on, "identity")
+        if cur == "USDT":
+            # a dollar stablecoin: one USD, as its issuer pegs it (off by well under 1 % on most days)
+            return UsdRate(Decimal(1), on, USDT_SOURCE)
         if cur in CRYPTO:
             return self._crypto_rate(cur, on)
         return self._fiat_rate(cur, on)

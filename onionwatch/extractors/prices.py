@@ -69,19 +69,39 @@ _SYMBOLS = {
     "ltc": "LTC",
     "eth": "ETH",
     "bch": "BCH",
+    # markets outside the dollar/euro zone
+    "nz$": "NZD",
+    "r$": "BRL",
+    "brl": "BRL",
+    "nzd": "NZD",
+    "zł": "PLN",
+    "₽": "RUB",
+    "rub": "RUB",
+    "руб": "RUB",
+    "руб.": "RUB",
+    "рублей": "RUB",
+    "₴": "UAH",
+    "грн": "UAH",
+    "uah": "UAH",
+    "usdt": "USDT",
 }
 _PREFIX = (
-    r"(?:USD|CAD|AUD|NZD)[ \t]?\$|US\$|AU\$|CA\$|A\$|C\$|\$|€|£|₿|฿|Ƀ|ɱ"
-    r"|(?<![A-Za-z])(?:USD|EUR|GBP|AUD|CAD|CHF|BTC|XBT|mBTC|XMR|LTC|ETH|BCH)"
+    r"(?:USD|CAD|AUD|NZD)[ \t]?\$|US\$|AU\$|CA\$|A\$|C\$|(?<![A-Za-z])(?:NZ|R)\$|\$|€|£|₿|฿|Ƀ|ɱ|₽|₴"
+    r"|(?<![A-Za-z])(?:USD|EUR|GBP|AUD|CAD|CHF|BTC|XBT|mBTC|XMR|LTC|ETH|BCH|USDT|BRL|RUB|UAH|zł)"
 )
 _SUFFIX = (
-    r"\$|€|£|₿|(?:USD|EUR|GBP|AUD|CAD|CHF|SEK|NOK|DKK|PLN|CZK|BTC|XBT|mBTC|XMR|LTC|ETH|BCH"
-    r"|dollars?|bucks|euros?|eu|monero)(?![A-Za-z])"
+    r"\$|€|£|₿|₽|₴|(?:USDT|USD|EUR|GBP|AUD|CAD|NZD|CHF|SEK|NOK|DKK|PLN|CZK|BRL|RUB|UAH|BTC|XBT|mBTC|XMR"
+    r"|LTC|ETH|BCH|dollars?|bucks|euros?|eu|monero|zł|рублей|руб\.?|грн)(?![A-Za-z\u0400-\u04ff])"
 )
-_AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,8})?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d+(?:[.,]\d{1,8})?|[.,]\d{1,8}"
+# "1 200 €" with a (narrow) no-break space between thousands, as French and Russian pages print it
+_AMOUNT = (
+    r"\d{1,3}(?:,\d{3})+(?:\.\d{1,8})?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d{1,3}(?:[\u00a0\u202f]\d{3})+(?:,\d{1,2})?"
+    r"|\d+(?:[.,]\d{1,8})?|[.,]\d{1,8}"
+)
 _PRICE = re.compile(
     rf"(?:(?P<pre>{_PREFIX})[ \t]?(?P<amt1>{_AMOUNT})(?P<k1>[kK](?![A-Za-z]))?"
-    rf"|(?<![\w.,])(?P<amt2>{_AMOUNT})(?P<k2>[kK])?[ \t]?(?P<suf>{_SUFFIX}))",
+    # "45,- €", "45.- EUR": whole amounts written with a dash for the cents
+    rf"|(?<![\w.,])(?P<amt2>{_AMOUNT})(?P<k2>[kK])?(?:[.,]-)?[ \t\u00a0\u202f]?(?P<suf>{_SUFFIX}))",
     # Unicode \d on purpose: styled digits ("𝟠𝟚$" in a fancy-font title) are digits to Decimal too
     re.IGNORECASE,
 )

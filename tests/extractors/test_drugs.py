@@ -231,3 +231,18 @@ def test_fold_keeps_one_character_for_one() -> None:
 )
 def test_names_of_european_markets(extract: Extract, title: str, drug: str) -> None:
     assert ids(extract(title)) == [drug]
+
+
+@pytest.mark.parametrize(
+    ("title", "drug"),
+    [
+        ("Мефедрон 1г 3000 руб.", "cathinone"),
+        ("Кокаин 0.5 гр ₽ 5000", "cocaine"),
+        ("Альфа-ПВП 1г", "cathinone"),
+        ("Гашиш 5 грамм", "cannabis"),
+        ("Ксанакс 2мг 10 шт", "alprazolam"),
+        ("Фентанил 1г", "fentanyl"),
+    ],
+)
+def test_names_of_russian_language_markets(extract: Extract, title: str, drug: str) -> None:
+    assert ids(extract(title)) == [drug]

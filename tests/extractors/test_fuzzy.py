@@ -57,7 +57,7 @@ def test_words_and_exact_names_are_not_typos(fuzzy: FuzzyNames, word: str) -> No
 
 
 def test_short_names_match_exactly_only(fuzzy: FuzzyNames) -> None:
-    assert fuzzy.lookup("xanex") is None  # one edit from "xanax", but 5 letters
+    assert fuzzy.lookup("xanaz") is None  # one edit from "xanax", but 5 letters
 
 
 def test_a_misspelled_title_is_found_and_negations_still_apply(extract: Extract) -> None:

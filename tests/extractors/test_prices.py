@@ -142,3 +142,28 @@ def test_price_text_duplicate_is_one_price(extract: Extract) -> None:
 )
 def test_number_spellings(text: str, value: str) -> None:
     assert parse_number(text) == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("title", "amount", "currency"),
+    [
+        ("Cocaine 1g NZ$ 70", "70", "NZD"),
+        ("Cocaine 1g R$ 120", "120", "BRL"),
+        ("Kokain 1g 45,- €", "45", "EUR"),
+        ("Kokain 1g 45.- EUR", "45", "EUR"),
+        ("Kokaina 1g 100 zł", "100", "PLN"),
+        ("Мефедрон 1г 3000 руб.", "3000", "RUB"),
+        ("Mephedrone 1g ₽ 3000", "3000", "RUB"),
+        ("Кокаин 1г 1\u00a0200 €", "1200", "EUR"),
+        ("Cocaine 1g 50 USDT", "50", "USDT"),
+    ],
+)
+def test_currencies_and_notations_of_other_markets(
+    extract: Extract, title: str, amount: str, currency: str
+) -> None:
+    assert p(extract(title)) == [(Decimal(amount), currency)]
+
+
+def test_usdt_is_a_dollar_at_its_peg(extract: Extract) -> None:
+    price = extract("Cocaine 1g 50 USDT").prices[0]
+    assert (price.usd, price.rate, price.rate_source) == (Decimal("50.00"), Decimal(1), "usdt_peg")

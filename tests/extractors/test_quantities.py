@@ -163,3 +163,17 @@ def test_a_package_of_counted_units_gives_its_dose_to_what_is_inside(extract: Ex
 def test_count_words_of_european_markets(extract: Extract, title: str, count: int, dose: int | None) -> None:
     (q,) = extract(title).quantities
     assert (q.value, q.unit, q.dose_mg) == (Decimal(count), "unit", None if dose is None else Decimal(dose))
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Мефедрон 1г 3000 руб.", [(Decimal(1), "g", None)]),
+        ("Кокаин 0.5 гр", [(Decimal("0.5"), "g", None)]),
+        ("Ксанакс 2мг 10 шт", [(Decimal(10), "unit", Decimal(2))]),
+    ],
+)
+def test_units_of_russian_language_markets(
+    extract: Extract, title: str, expected: list[tuple[Decimal, str, Decimal | None]]
+) -> None:
+    assert q(extract(title)) == expected

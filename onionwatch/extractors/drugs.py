@@ -110,8 +110,8 @@ class DrugContext:
             Span.set_extension("ow_name", default=None)
 
     def __call__(self, doc: Doc) -> Doc:
-        # styled letters read as plain ones, offsets unchanged: exclusions ("no 𝕗𝕖𝕟𝕥"), names and
-        # context words see what the reader sees
+        # styled and accented letters read as plain ones, offsets unchanged: exclusions
+        # ("no 𝕗𝕖𝕟𝕥"), names and context words see what the reader sees
         text = fold(text_of(doc))
         found = list(doc.spans.get(self.candidates_key, []))
         for start, end, cid in self._family_matches(text.lower()):

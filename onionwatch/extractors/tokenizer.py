@@ -54,9 +54,9 @@ def folded_lower(text: str) -> str:
 def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
     def make_tokenizer(nlp: Language) -> Tokenizer:
         defaults = nlp.Defaults
-        # Lexicon phrases match on LOWER: with styled letters folded into it, "𝕏𝕒𝕟𝕒𝕩" and
-        # "ＸＡＮＡＸ" (fancy-font titles that dodge keyword filters) match "xanax"; the tokens'
-        # text, and so every offset, stay the original.
+        # Lexicon phrases match on LOWER: with styled letters and accents folded into it, "𝕏𝕒𝕟𝕒𝕩"
+        # and "ＸＡＮＡＸ" (fancy-font titles that dodge keyword filters) match "xanax", "heroína"
+        # matches "heroina"; the tokens' text, and so every offset, stay the original.
         vocab: Any = nlp.vocab  # spaCy's stubs do not declare lex_attr_getters
         vocab.lex_attr_getters = {**vocab.lex_attr_getters, LOWER: folded_lower}
         prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX, _SEPARATOR_PREFIX]

@@ -397,14 +397,22 @@ def extract_price_near_title(root: lxml_html.HtmlElement, title: str) -> tuple[M
             if el.tag in ("h1", "h2", "h3", "h4", "h5") and element_text(el) == title:
                 seen_title = True
             continue
-        text = element_text(el)
-        if len(text) > 60 or not text:
-            continue
-        prices = [p for p in find_prices(text) if p.amount > Decimal(0)]
-        if prices:
-            p = prices[0]
-            return Money(amount=p.amount, currency=p.currency, raw=text[p.start : p.end]), text
+        found = _short_price(el)
+        if found is not None:
+            return found
     return None, None
+
+
+def _short_price(el: lxml_html.HtmlElement) -> tuple[Money, str] | None:
+    """The first positive amount in an element of at most 60 characters (a price tag, not prose)."""
+    text = element_text(el)
+    if not text or len(text) > 60:
+        return None
+    prices = [p for p in find_prices(text) if p.amount > Decimal(0)]
+    if not prices:
+        return None
+    p = prices[0]
+    return Money(amount=p.amount, currency=p.currency, raw=text[p.start : p.end]), text
 
 
 def _hint(el: lxml_html.HtmlElement) -> str:
@@ -422,13 +430,9 @@ def extract_price_by_class(root: lxml_html.HtmlElement) -> tuple[Money | None, s
             continue
         if _inside(el, ("nav", "header", "footer", "del", "s")):
             continue
-        text = element_text(el)
-        if not text or len(text) > 60:
-            continue
-        prices = [p for p in find_prices(text) if p.amount > Decimal(0)]
-        if prices:
-            p = prices[0]
-            return Money(amount=p.amount, currency=p.currency, raw=text[p.start : p.end]), text
+        found = _short_price(el)
+        if found is not None:
+            return found
     return None, None
 
 

@@ -246,3 +246,8 @@ def test_names_of_european_markets(extract: Extract, title: str, drug: str) -> N
 )
 def test_names_of_russian_language_markets(extract: Extract, title: str, drug: str) -> None:
     assert ids(extract(title)) == [drug]
+
+
+@pytest.mark.parametrize("title", ["ManyCam Enterprise + Crack", "Adobe Photoshop 2020 Crack"])
+def test_software_crack_is_not_crack_cocaine(extract: Extract, title: str) -> None:
+    assert ids(extract(title)) == []

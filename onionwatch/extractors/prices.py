@@ -208,6 +208,9 @@ def _dedupe(text: str, prices: list[FoundPrice]) -> list[FoundPrice]:
     return out
 
 
+_ADJACENT = re.compile(r"[ \t]*[/:=@-]?[ \t]*$")
+
+
 def pair_tiers(
     text: str, quantities: list[tuple[int, int]], prices: list[FoundPrice], *, one_amount: bool = False
 ) -> list[int | None]:
@@ -217,6 +220,24 @@ def pair_tiers(
     open_prices = [i for i, p in enumerate(prices) if p.per is None]
     if not quantities or not open_prices:
         return result  # nothing to pair: skip finding the segments
+    listed_first = max(e for _, e in quantities) <= prices[open_prices[0]].start
+    if len(quantities) == len(open_prices) > 1 and listed_first:
+        # the amounts, then their prices: "1g/3.5g/7g $80/$250/$450", "1g-5g-10g $80-$350-$650"
+        for q, i in enumerate(open_prices):
+            result[i] = q
+        return result
+    # a price written right after its amount: "1g/$40 5g/$150", "5g: $150", "1g = 40€"
+    ends = {e: q for q, (_, e) in enumerate(quantities)}
+    for i in open_prices:
+        start = prices[i].start
+        for gap in range(4):
+            q = ends.get(start - gap)
+            if q is not None and _ADJACENT.match(text, start - gap, start) and q not in result:
+                result[i] = q
+                break
+    open_prices = [i for i in open_prices if result[i] is None]
+    if not open_prices:
+        return result
     # separator positions outside every quantity/price span; a position's segment is how many
     # separators come before it
     spans = _merged([*quantities, *((p.start, p.end) for p in prices)])

@@ -100,7 +100,12 @@ _SPACES = re.compile(r"\s+")
 # where a number-led pattern may start (same left boundary as _LEFT)
 # (the digit comes first and the look-behinds include it: a pattern that opens with a character
 # class lets the regex engine skip ahead to candidates instead of testing every position)
-_NUMBER_START = re.compile(r"[\d½¼⅛](?<![A-Za-z0-9.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])", _FLAGS)
+# ... or right after a unit and a "/" or "-" of a tier list ("1g/5g/10g", "1g-5g-10g")
+_NUMBER_START = re.compile(
+    r"[\d½¼⅛](?:(?<![A-Za-z0-9.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])"
+    r"|(?<=\dg[/-][\d½¼⅛])|(?<=\dgr[/-][\d½¼⅛])|(?<=\doz[/-][\d½¼⅛])|(?<=\dml[/-][\d½¼⅛]))",
+    _FLAGS,
+)
 #: the patterns that do not start with a number scan the whole text
 _SCANNED = frozenset({"street", "count_x", "container"})
 #: how far a street measure's count may stand before it ("100 x QP") and a margin after the word
@@ -112,7 +117,12 @@ _COUNT_LED = frozenset({"count_measure", "count"})
 _NOT_DESCRIBING = "for|of|and|or|per|get|free|more|extra|bonus|at|in|from|to|with|than|out|left|sold|max|min"
 _DASHES = re.compile(r"[\s-]+")
 # "_" separates like a space ("LSD_300 hits"): market titles use it where URLs or filenames forbid spaces
-_LEFT = r"(?<![A-Za-z0-9.,/$€£₿฿#])(?<![A-Za-z]-)"
+_LEFT = (
+    r"(?:(?<![A-Za-z0-9.,/$€£₿฿#])(?<![A-Za-z]-)"
+    r"|(?<=\dg[/-])|(?<=\dgr[/-])|(?<=\doz[/-])|(?<=\dml[/-]))"
+)
+# "28g (1oz)": the bracketed amount restates the one before it
+_RESTATED = re.compile(r"\s*[(\[]\s*$")
 _RIGHT = r"(?![A-Za-z0-9µμ])"
 
 
@@ -157,6 +167,23 @@ class Found:
     value: Decimal
     unit: Unit
     dose_mg: Decimal | None = None
+
+
+def _drop_restated(text: str, found: list[Found]) -> list[Found]:
+    """Drop an amount in brackets right after one of the same unit and about the same size:
+    "28g (1oz)", "1oz (28g)", "3.5g [1/8 oz]" are one quantity written twice."""
+    out: list[Found] = []
+    for f in found:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.unit == f.unit != "unit"
+            and _RESTATED.match(text, prev.end, f.start)
+            and abs(f.value - prev.value) <= Decimal("0.05") * max(f.value, prev.value)
+        ):
+            continue
+        out.append(f)
+    return out
 
 
 def _alt(words: list[str]) -> str:
@@ -360,7 +387,7 @@ class QuantityParser:
         doses = list(
             dict.fromkeys([f.dose_mg for f in out if f.dose_mg is not None] + [d for *_, d in lone_doses])
         )
-        return self._attach_doses(text, out, lone_doses), doses
+        return self._attach_doses(text, _drop_restated(text, out), lone_doses), doses
 
     @staticmethod
     def _attach_doses(text: str, out: list[Found], lone_doses: list[tuple[int, int, Decimal]]) -> list[Found]:

@@ -167,3 +167,21 @@ def test_currencies_and_notations_of_other_markets(
 def test_usdt_is_a_dollar_at_its_peg(extract: Extract) -> None:
     price = extract("Cocaine 1g 50 USDT").prices[0]
     assert (price.usd, price.rate, price.rate_source) == (Decimal("50.00"), Decimal(1), "usdt_peg")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Cocaine 1g-5g-10g $80-$350-$650",
+        "Cocaine 1g/5g/10g $80/$350/$650",
+        "MDMA 1g/$80 5g/$350 10g/$650",
+        "Cocaine 1g: $80, 5g: $350, 10g: $650",
+    ],
+)
+def test_tiers_pair_in_lists_and_right_after_their_amount(extract: Extract, title: str) -> None:
+    e = extract(title)
+    assert [(x.amount, x.quantity_index) for x in e.prices] == [
+        (Decimal(80), 0),
+        (Decimal(350), 1),
+        (Decimal(650), 2),
+    ]

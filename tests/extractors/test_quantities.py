@@ -177,3 +177,20 @@ def test_units_of_russian_language_markets(
     extract: Extract, title: str, expected: list[tuple[Decimal, str, Decimal | None]]
 ) -> None:
     assert q(extract(title)) == expected
+
+
+@pytest.mark.parametrize("title", ["Cocaine 1g/5g/10g", "Cocaine 1g-5g-10g", "Cocaine 1g - 5g - 10g"])
+def test_tier_lists_glued_by_slash_or_dash(extract: Extract, title: str) -> None:
+    assert [v for v, *_ in q(extract(title))] == [Decimal(1), Decimal(5), Decimal(10)]
+
+
+@pytest.mark.parametrize(
+    ("title", "grams"),
+    [("OG Kush 28g (1oz)", "28"), ("OG Kush 1oz (28g)", "28.35"), ("Weed 3.5g [1/8 oz]", "3.5")],
+)
+def test_an_amount_restated_in_brackets_is_one_quantity(extract: Extract, title: str, grams: str) -> None:
+    assert q(extract(title)) == [(Decimal(grams), "g", None)]
+
+
+def test_a_fraction_is_not_a_tier_list(extract: Extract) -> None:
+    assert q(extract("Weed 1/2 oz")) == [(Decimal("14.175"), "g", None)]

@@ -231,9 +231,9 @@ def pair_tiers(
     for i in open_prices:
         start = prices[i].start
         for gap in range(4):
-            q = ends.get(start - gap)
-            if q is not None and _ADJACENT.match(text, start - gap, start) and q not in result:
-                result[i] = q
+            amount = ends.get(start - gap)
+            if amount is not None and _ADJACENT.match(text, start - gap, start) and amount not in result:
+                result[i] = amount
                 break
     open_prices = [i for i in open_prices if result[i] is None]
     if not open_prices:

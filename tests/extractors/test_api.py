@@ -66,3 +66,16 @@ def test_component_results_are_doc_extensions() -> None:
     assert doc._.ow_vendor == "FlakeKing"
     assert doc._.ow_doses_mg == []
     assert doc._.ow_pgp == []
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor"),
+    [
+        ("Kokain 1g Verkäufer: SchneeKoenig", "SchneeKoenig"),
+        ("Cocaína 1g Vendedor: ElBlanco", "ElBlanco"),
+        ("Cocaïne 1g Vendeur: LeBlanc", "LeBlanc"),
+        ("Кокаин 1г Продавец: Snezhok", "Snezhok"),
+    ],
+)
+def test_vendor_named_in_text_in_other_languages(text: str, vendor: str) -> None:
+    assert get_pipeline()(text)._.ow_vendor == vendor

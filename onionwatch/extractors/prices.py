@@ -100,8 +100,10 @@ _AMOUNT = (
 )
 _PRICE = re.compile(
     rf"(?:(?P<pre>{_PREFIX})[ \t]?(?P<amt1>{_AMOUNT})(?P<k1>[kK](?![A-Za-z]))?"
-    # "45,- €", "45.- EUR": whole amounts written with a dash for the cents
-    rf"|(?<![\w.,])(?P<amt2>{_AMOUNT})(?P<k2>[kK])?(?:[.,]-)?[ \t\u00a0\u202f]?(?P<suf>{_SUFFIX}))",
+    # "45,- €", "45.- EUR": whole amounts written with a dash for the cents; "3 500 ₽": thousands
+    # split by a plain space, only before the currency (a number before the amount is rarely that)
+    rf"|(?<![\w.,])(?P<amt2>\d{{1,3}}(?: \d{{3}})+(?![\d.,])|{_AMOUNT})(?P<k2>[kK])?(?:[.,]-)?"
+    rf"[ \t\u00a0\u202f]?(?P<suf>{_SUFFIX}))",
     # Unicode \d on purpose: styled digits ("𝟠𝟚$" in a fancy-font title) are digits to Decimal too
     re.IGNORECASE,
 )

@@ -155,6 +155,8 @@ def test_number_spellings(text: str, value: str) -> None:
         ("Мефедрон 1г 3000 руб.", "3000", "RUB"),
         ("Mephedrone 1g ₽ 3000", "3000", "RUB"),
         ("Кокаин 1г 1\u00a0200 €", "1200", "EUR"),
+        ("Мефедрон 1г 3 500 ₽", "3500", "RUB"),
+        ("Cocaine 1g 200 €", "200", "EUR"),
         ("Cocaine 1g 50 USDT", "50", "USDT"),
     ],
 )

@@ -163,3 +163,20 @@ def test_real_ships_to_keeps_order(corpus: Path) -> None:
 def test_real_short_descriptions_in_description_containers(corpus: Path, file: str, start: str) -> None:
     description = extract_listing(corpus_page(file)).description
     assert description is not None and description.startswith(start)
+
+
+RUSSIAN_TABLE = """<html><head><title>Мефедрон кристаллы 1г</title></head><body>
+<h1>Мефедрон кристаллы 1г</h1>
+<table><tr><td>Продавец</td><td><a href="/shop/snezhok">Snezhok</a></td></tr>
+<tr><td>Цена</td><td>3 500 ₽</td></tr></table><button>Купить</button>
+<div class="description">Чистый мефедрон, кристаллы.</div></body></html>"""
+
+
+def test_labels_of_russian_language_markets() -> None:
+    listing = extract_listing(html_page(RUSSIAN_TABLE))
+    assert (listing.title, listing.vendor) == ("Мефедрон кристаллы 1г", "Snezhok")
+    assert listing.price is not None and (listing.price.amount, listing.price.currency) == (
+        Decimal(3500),
+        "RUB",
+    )
+    assert listing.description == "Чистый мефедрон, кристаллы."

@@ -119,7 +119,9 @@ def test_result_rows_of_many_sellers_stay_a_search() -> None:
     assert detect_kind(html_page(RESULTS_WITH_SELLERS)) is PageKind.SEARCH
 
 
-@pytest.mark.parametrize("button", ["In den Warenkorb", "Comprar", "Ajouter au panier", "Add to bag"])
+@pytest.mark.parametrize(
+    "button", ["In den Warenkorb", "Comprar", "Ajouter au panier", "Add to bag", "Купить"]
+)
 def test_buy_controls_in_other_languages_make_a_listing(button: str) -> None:
     page = html_page(
         "<html><head><title>Kokain 1g</title></head><body><h1>Kokain 1g</h1>"

@@ -68,11 +68,12 @@ _GENERIC_HEADINGS = re.compile(
 _LABELS: dict[str, re.Pattern[str]] = {
     "vendor": re.compile(
         r"^(?:sold\s+by|seller|vendor|vendor\s+name|merchant|offered\s+by|listed\s+by|"
-        r"verkäufer|vendeur|vendedor)\s*:?$",
+        r"verkäufer|vendeur|vendedor|venditore|продавец|магазин)\s*:?$",
         re.I,
     ),
     "price": re.compile(
-        r"^(?:purchase\s+price|unit\s+price|price|price\s+per\s+unit|cost|preis|prix|precio|amount)\s*:?$",
+        r"^(?:purchase\s+price|unit\s+price|price|price\s+per\s+unit|cost|preis|prix|precio|prezzo|cena|"
+        r"цена|стоимость|amount)\s*:?$",
         re.I,
     ),
     "ships_from": re.compile(

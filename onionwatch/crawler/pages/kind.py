@@ -50,9 +50,9 @@ _BLOCKED = re.compile(
 _LOGIN_WORDS = re.compile(r"\b(?:log ?in|sign ?in|password|username|register)\b", re.I)
 _BUY = re.compile(
     r"\b(?:buy(?: now)?|add to (?:cart|basket|bag|order)|purchase|order now|place order|checkout"
-    # the same on markets in other languages (de, es/pt, fr, pl, nl)
+    # the same on markets in other languages (de, es/pt, fr, pl, nl, ru)
     r"|kaufen|jetzt bestellen|in den warenkorb|comprar|ajouter au panier|acheter|kup teraz|do koszyka"
-    r"|bestel nu|in winkelwagen)\b",
+    r"|bestel nu|in winkelwagen|купить|в корзину|оформить заказ)\b",
     re.I,
 )
 # each pattern is one kind of evidence of a member profile; two different ones are needed

@@ -157,7 +157,7 @@ class DrugContext:
         covered = {i for span in found for i in range(span.start, span.end)}
         out = []
         for tok in doc:
-            if len(tok) < MIN_LENGTH or tok.i in covered:
+            if len(tok) < (MIN_LENGTH if tok.is_alpha else 5) or tok.i in covered:
                 continue
             term = self._fuzzy.lookup(tok.lower_)
             if term is not None:

@@ -1,10 +1,11 @@
 """Misspelled drug names: one typo away from a long lexicon name.
 
-Titles misspell names ("CACAINE", "OXYCOCONE", "Fentanil", "Ecstacy"); an exact matcher misses
-them on markets it was never tuned on. A word is read as a name when it is one edit (a letter
-missing, added, changed, or two neighbours swapped) from exactly one substance's name of at least
-``MIN_LENGTH`` letters. Short names are left out (one edit from a 5-letter name is too often another
-word), and so are ambiguous terms (their cues decide, not their spelling).
+Titles misspell names ("CACAINE", "OXYCOCONE", "Fentanil", "Ecstacy") or write digits for letters
+("0xycodone", "k3tamine"); an exact matcher misses them on markets it was never tuned on. A word is
+read as a name when it is one edit (a letter missing, added, changed, or two neighbours swapped)
+from exactly one substance's name of at least ``MIN_LENGTH`` letters, or is a name once its digits
+are read as letters. Short names are left out of the edits (one edit from a 5-letter name is too
+often another word), and so are ambiguous terms (their cues decide, not their spelling).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ MIN_LENGTH = 7
 #: machine's /usr/share/doc and the installed packages' sources ("scatter" / shatter, "concert" /
 #: Concerta, "parabola" / Parabolan, "morphing" / morphine)
 _WORDS = frozenset({"concert", "concerts", "morphing", "parabola", "parabolas", "scatter", "scatters"})
+
+
+#: digits and signs written for letters ("0xycodone", "k3tamine", "xan@x")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+#: a word read through _LEET needs this many real letters (not "4-5" or "k2")
+_LEET_LETTERS = 4
 
 
 def _deletes(word: str) -> set[str]:
@@ -62,6 +69,8 @@ class FuzzyNames:
             for d in _deletes(text):
                 self._index[d].add(text)
         self._known = set(lexicon.terms) | set(lexicon.ambiguous) | _WORDS
+        self._lexicon_terms = lexicon.terms
+        self._ambiguous = lexicon.ambiguous
         self._seen: dict[str, Term | None] = {}
 
     @staticmethod
@@ -72,16 +81,36 @@ class FuzzyNames:
 
     def lookup(self, word: str) -> Term | None:
         """The name ``word`` (lower case) misspells, or None (exact names are the matcher's)."""
-        if len(word) < self._min or not word.isalpha() or word in self._known:
+        if word in self._known:
             return None
         if word in self._seen:
             return self._seen[word]
+        if not word.isalpha():
+            term = self._leet(word)
+            self._remember(word, term)
+            return term
+        if len(word) < self._min:
+            return None
         found: set[str] = set(self._index.get(word, ()))
         for d in _deletes(word):
             found.update(self._index.get(d, ()))
         names = {t for t in found if t != word and within_one_edit(word, t)}
         ids = {self._terms[t].id for t in names}
         term = self._terms[min(names)] if len(ids) == 1 else None
+        self._remember(word, term)
+        return term
+
+    def _leet(self, word: str) -> Term | None:
+        """A name written with digits for letters: exactly, or one edit from a long name."""
+        if sum(c.isalpha() for c in word) < _LEET_LETTERS:
+            return None
+        plain = word.translate(_LEET)
+        if plain == word or not plain.isalpha():
+            return None
+        if plain in self._lexicon_terms:
+            return None if plain in self._ambiguous else self._lexicon_terms[plain]
+        return self.lookup(plain)
+
+    def _remember(self, word: str, term: Term | None) -> None:
         if len(self._seen) < 100_000:  # a cache, not a leak: words repeat across listings
             self._seen[word] = term
-        return term

@@ -65,3 +65,17 @@ def test_a_misspelled_title_is_found_and_negations_still_apply(extract: Extract)
     assert [(d.id, d.text) for d in e.drugs] == [("cocaine", "CACAINE")]
     assert extract("ORDER 40 MG OXYCOCONE PILLS").drugs[0].id == "oxycodone"
     assert [d.id for d in extract("Heroin 1g, no fentanl").drugs] == ["heroin"]
+
+
+@pytest.mark.parametrize(
+    ("word", "substance"),
+    [("0xycodone", "oxycodone"), ("k3tamine", "ketamine"), ("fent4nyl", "fentanyl"), ("xan@x", "alprazolam")],
+)
+def test_digits_written_for_letters(fuzzy: FuzzyNames, word: str, substance: str) -> None:
+    term = fuzzy.lookup(word)
+    assert term is not None and term.id == substance
+
+
+@pytest.mark.parametrize("word", ["windows10", "mp3", "2020", "b4", "sp33d", "d0pe"])
+def test_digits_in_other_words_and_ambiguous_terms_are_not_names(fuzzy: FuzzyNames, word: str) -> None:
+    assert fuzzy.lookup(word) is None

@@ -180,3 +180,18 @@ def test_labels_of_russian_language_markets() -> None:
         "RUB",
     )
     assert listing.description == "Чистый мефедрон, кристаллы."
+
+
+SPANISH_TABLE = """<html><head><title>Cocaína 1g</title></head><body><h1>Cocaína 1g</h1>
+<table><tr><td>Vendedor</td><td><a href="/u/blanco">ElBlanco</a></td></tr><tr><td>Precio</td><td>75 €</td></tr>
+<tr><td>Envío desde</td><td>España</td></tr><tr><td>Envíos a</td><td>Europa</td></tr></table>
+<button>Comprar</button></body></html>"""
+
+
+def test_ship_labels_in_other_languages() -> None:
+    listing = extract_listing(html_page(SPANISH_TABLE))
+    assert (listing.vendor, listing.ships_from, listing.ships_to) == ("ElBlanco", "España", ("Europa",))
+    assert listing.price is not None and (listing.price.amount, listing.price.currency) == (
+        Decimal(75),
+        "EUR",
+    )

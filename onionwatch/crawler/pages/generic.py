@@ -78,12 +78,14 @@ _LABELS: dict[str, re.Pattern[str]] = {
     ),
     "ships_from": re.compile(
         r"^(?:ships?\s+from|shipping\s+from|origin(?:\s+country)?|country\s+of\s+origin|from\s+country|"
-        r"ship\s+from|sent\s+from|location|versand\s+aus)\s*:?$",
+        r"ship\s+from|sent\s+from|location|versand\s+aus|env[ií]o\s+desde|enviado\s+desde|exp[ée]di[ée]\s+de|"
+        r"exp[ée]dition\s+depuis|spedito\s+da|отправка\s+из|доставка\s+из)\s*:?$",
         re.I,
     ),
     "ships_to": re.compile(
         r"^(?:ships?\s+to|shipping\s+to|destinations?|ship\s+to|delivers?\s+to|shipping\s+destinations?|"
-        r"versand\s+nach)\s*:?$",
+        r"versand\s+nach|env[ií]os?\s+a|exp[ée]dition\s+vers|livraison\s+vers|spedizione\s+in|"
+        r"доставка\s+в)\s*:?$",
         re.I,
     ),
     "description": re.compile(
@@ -92,11 +94,6 @@ _LABELS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
-_INLINE_LABEL = re.compile(
-    r"^(?P<label>sold\s+by|seller|vendor|purchase\s+price|price|ships?\s+from|origin(?:\s+country)?|"
-    r"ships?\s+to)\s*:\s*(?P<value>\S.{0,200})$",
-    re.I | re.S,
-)
 _HANDLE = re.compile(r"^[\w.\-@]{2,40}$", re.UNICODE)
 # a <title> that names the page type, not the item: "Listing #8812", "Product", "View item 12"
 _GENERIC_TITLE = re.compile(

@@ -183,7 +183,8 @@ def test_labels_of_russian_language_markets() -> None:
 
 
 SPANISH_TABLE = """<html><head><title>Cocaína 1g</title></head><body><h1>Cocaína 1g</h1>
-<table><tr><td>Vendedor</td><td><a href="/u/blanco">ElBlanco</a></td></tr><tr><td>Precio</td><td>75 €</td></tr>
+<table><tr><td>Vendedor</td><td><a href="/u/blanco">ElBlanco</a></td></tr>
+<tr><td>Precio</td><td>75 €</td></tr>
 <tr><td>Envío desde</td><td>España</td></tr><tr><td>Envíos a</td><td>Europa</td></tr></table>
 <button>Comprar</button></body></html>"""
 

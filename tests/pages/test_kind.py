@@ -129,3 +129,11 @@ def test_buy_controls_in_other_languages_make_a_listing(button: str) -> None:
         f"<button>{button}</button></body></html>"
     )
     assert detect_kind(page) == PageKind.LISTING
+
+
+def test_member_profile_in_russian_is_a_vendor_page() -> None:
+    page = html_page(
+        "<html><head><title>Snezhok</title></head><body><h1>Магазин Snezhok</h1>"
+        "<p>На сайте с 2021</p><p>Продаж: 1520</p><p>Был в сети сегодня</p></body></html>"
+    )
+    assert detect_kind(page) == PageKind.VENDOR

@@ -60,10 +60,12 @@ _VENDOR_EVIDENCE = tuple(
     re.compile(p, re.I)
     for p in (
         r"member since|vendor since|joined (?:on |in )?\w|registered (?:on|since)|vendor for \d"
-        r"|\bsince\s+(?:\d{4}|[a-z]+\.? \d{4}|\d{1,2}[/.-]\d)",
-        r"last (?:seen|online|active|login)\b",
+        r"|\bsince\s+(?:\d{4}|[a-z]+\.? \d{4}|\d{1,2}[/.-]\d)"
+        # the same on markets in other languages (de, es, fr, ru)
+        r"|mitglied seit|registriert seit|miembro desde|membre depuis|на сайте с|зарегистрирован",
+        r"last (?:seen|online|active|login)\b|zuletzt online|última conexión|dernière connexion|был в сети",
         r"\b(?:total )?(?:sales|transactions|orders completed)\s*:?\s*\d"
-        r"|\d+\s+(?:sales|transactions)\b",
+        r"|\d+\s+(?:sales|transactions)\b|(?:verkäufe|ventas|ventes|продаж[иа]?)\s*:?\s*\d|\d+\s+продаж",
         r"(?:avg\.?|average) rating|positive feedback|feedback (?:score|rating)|[★⭐]\s*\d(?:[.,]\d+)?\b"
         r"|\d+(?:\.\d+)?\s*/\s*5(?:\.0)?\b",
         r"about (?:the |this )?vendor|vendor (?:profile|stats|information)|profile of|user profile|"

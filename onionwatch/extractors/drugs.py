@@ -22,7 +22,7 @@ from spacy.util import filter_spans
 from onionwatch.extractors.doctext import text_of
 from onionwatch.extractors.fuzzy import MIN_LENGTH, FuzzyNames
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
-from onionwatch.extractors.textfold import fold
+from onionwatch.extractors.textfold import fold, fold_lower
 
 # Comparison or negation right before a mention: the listing is not offering that substance.
 # Up to three words may sit between a negator and the name ("not cut with any fent").
@@ -193,7 +193,7 @@ class DrugContext:
         return bool(_BEFORE.search(before) or _AFTER.match(after))
 
     def _resolve(self, doc: Doc, span: Span, words: Callable[[], set[str]], lowered: str) -> _Mention | None:
-        key = " ".join(fold(span.text).lower().split())
+        key = " ".join(fold_lower(span.text).split())
         lex = self.lexicon
         if key not in lex.terms and key not in lex.ambiguous:
             key = _HYPHEN.sub(" ", key)  # "OG-KUSH" is the term "og kush"

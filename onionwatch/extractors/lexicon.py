@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from onionwatch.errors import ExtractionError
-from onionwatch.extractors.textfold import fold
+from onionwatch.extractors.textfold import fold_lower
 
 DRUG_LABEL = "DRUG"
 
@@ -89,13 +89,8 @@ class Lexicon:
         return None
 
 
-def _key(text: str) -> str:
-    """A term as the matcher compares it: lower case, styled letters and accents folded."""
-    return fold(text).lower()
-
-
 def _words(values: Any) -> frozenset[str]:
-    return frozenset(_key(str(v)) for v in (values or ()))
+    return frozenset(fold_lower(str(v)) for v in (values or ()))
 
 
 def default_lexicon_path() -> Path:
@@ -126,14 +121,14 @@ def load_lexicon(path: str | None = None) -> Lexicon:
                 if text.lower() in listed:
                     raise ExtractionError(f"lexicon term {text!r} listed twice")
                 listed.add(text.lower())
-                key = _key(text)
+                key = fold_lower(text)
                 if key in terms and terms[key].id != cid:
                     raise ExtractionError(f"lexicon term {text!r} reads as {key!r}, of {terms[key].id}")
                 # "heroína" next to "heroina": one term once folded
                 terms.setdefault(key, Term(cid, name, cls))
     ambiguous: dict[str, Ambiguity] = {}
     for amb in raw.get("ambiguous", ()):
-        text = _key(str(amb["text"]))
+        text = fold_lower(str(amb["text"]))
         resolve = {str(k): _words(v) for k, v in (amb.get("resolve") or {}).items()}
         default = amb.get("default")
         for cid in [*resolve, *([default] if default else [])]:

@@ -23,7 +23,7 @@ from spacy.tokens import Doc
 
 from onionwatch.extractors.doctext import declare_result, text_of
 from onionwatch.extractors.numbers import parse_number
-from onionwatch.extractors.textfold import fold
+from onionwatch.extractors.textfold import fold, fold_lower
 from onionwatch.models import QuantityMention
 
 Unit = Literal["g", "ml", "unit"]
@@ -97,15 +97,23 @@ _FLAGS = re.IGNORECASE | re.ASCII
 #: how far after a pill count its dose may be written ("10 x Vyvanse 50 mg")
 _DOSE_REACH = 30
 _SPACES = re.compile(r"\s+")
-# where a number-led pattern may start (same left boundary as _LEFT)
+# What may stand right before a quantity's number: nothing word-like, no other number, no
+# "letter-" ("MDMB-4en"), except the unit and "/" or "-" of a tier list ("1g/5g/10g", "1g-5g-10g").
+# One look-behind per unit: Python's look-behinds are fixed-width.
+_TIER_GLUES = (r"\dg[/-]", r"\dgr[/-]", r"\doz[/-]", r"\dml[/-]")
+
+
+def _left_boundary(at: str = "") -> str:
+    """The boundary as look-behinds ending ``at`` characters before the current position."""
+    glued = "".join(f"|(?<={g}{at})" for g in _TIER_GLUES)
+    return f"(?:(?<![A-Za-z0-9.,/$€£₿฿#]{at})(?<![A-Za-z]-{at}){glued})"
+
+
+# where a number-led pattern may start (the same boundary as _LEFT)
 # (the digit comes first and the look-behinds include it: a pattern that opens with a character
 # class lets the regex engine skip ahead to candidates instead of testing every position)
-# ... or right after a unit and a "/" or "-" of a tier list ("1g/5g/10g", "1g-5g-10g")
-_NUMBER_START = re.compile(
-    r"[\d½¼⅛](?:(?<![A-Za-z0-9.,/$€£₿฿#][\d½¼⅛])(?<![A-Za-z]-[\d½¼⅛])"
-    r"|(?<=\dg[/-][\d½¼⅛])|(?<=\dgr[/-][\d½¼⅛])|(?<=\doz[/-][\d½¼⅛])|(?<=\dml[/-][\d½¼⅛]))",
-    _FLAGS,
-)
+_DIGIT = r"[\d½¼⅛]"
+_NUMBER_START = re.compile(_DIGIT + _left_boundary(_DIGIT), _FLAGS)
 #: the patterns that do not start with a number scan the whole text
 _SCANNED = frozenset({"street", "count_x", "container"})
 #: how far a street measure's count may stand before it ("100 x QP") and a margin after the word
@@ -117,10 +125,7 @@ _COUNT_LED = frozenset({"count_measure", "count"})
 _NOT_DESCRIBING = "for|of|and|or|per|get|free|more|extra|bonus|at|in|from|to|with|than|out|left|sold|max|min"
 _DASHES = re.compile(r"[\s-]+")
 # "_" separates like a space ("LSD_300 hits"): market titles use it where URLs or filenames forbid spaces
-_LEFT = (
-    r"(?:(?<![A-Za-z0-9.,/$€£₿฿#])(?<![A-Za-z]-)"
-    r"|(?<=\dg[/-])|(?<=\dgr[/-])|(?<=\doz[/-])|(?<=\dml[/-]))"
-)
+_LEFT = _left_boundary()
 # "28g (1oz)": the bracketed amount restates the one before it
 _RESTATED = re.compile(r"\s*[(\[]\s*$")
 _RIGHT = r"(?![A-Za-z0-9µμ])"
@@ -198,7 +203,7 @@ def load_units(path: str | None = None) -> Units:
 
     def key(word: object) -> str:
         # the parser reads folded text ("Stück" is "Stuck" there): the unit words are folded alike
-        return fold(str(word)).lower()
+        return fold_lower(str(word))
 
     mass = {key(k): (v[0], Decimal(str(v[1]))) for k, v in raw["mass"].items()}
     dose = {key(k): Decimal(str(v)) for k, v in raw["dose"].items()}

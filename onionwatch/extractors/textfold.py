@@ -30,3 +30,9 @@ def fold(text: str) -> str:
     if text.isascii():
         return text
     return "".join(map(_fold_char, text))
+
+
+def fold_lower(text: str) -> str:
+    """``fold`` then lower case: how the matchers compare words (spaCy's LOWER, lexicon keys, cue
+    and unit words)."""
+    return fold(text).lower()

@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
-from onionwatch.extractors.textfold import fold
+from onionwatch.extractors.textfold import fold_lower
 
 # unit words glued to a number ("7gs", "100pcs"); case-insensitive inline group
 _UNIT_SUFFIX = (
@@ -46,10 +46,6 @@ _SEPARATOR_SUFFIX = r"(?:\||(?<=[A-Za-z])/)"
 _PERCENT_INFIX = r"(?<=[0-9])%(?=[A-Za-z])"
 
 
-def folded_lower(text: str) -> str:
-    return fold(text).lower()
-
-
 @registry.tokenizers("onionwatch.market_tokenizer.v1")  # type: ignore[untyped-decorator]
 def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
     def make_tokenizer(nlp: Language) -> Tokenizer:
@@ -58,7 +54,7 @@ def create_market_tokenizer() -> Callable[[Language], Tokenizer]:
         # and "ＸＡＮＡＸ" (fancy-font titles that dodge keyword filters) match "xanax", "heroína"
         # matches "heroina"; the tokens' text, and so every offset, stay the original.
         vocab: Any = nlp.vocab  # spaCy's stubs do not declare lex_attr_getters
-        vocab.lex_attr_getters = {**vocab.lex_attr_getters, LOWER: folded_lower}
+        vocab.lex_attr_getters = {**vocab.lex_attr_getters, LOWER: fold_lower}
         prefixes = [*(defaults.prefixes or ()), _TIMES_PREFIX, _CURRENCY_PREFIX, _SEPARATOR_PREFIX]
         suffixes = [*(defaults.suffixes or ()), _UNIT_SUFFIX, _SEPARATOR_SUFFIX]
         infixes = [*(defaults.infixes or ()), _TIMES_INFIX, _PERCENT_INFIX, *_GLUE_INFIXES]

@@ -120,16 +120,19 @@ def _reason(exc: ApiError) -> str:
     return _error_reason(body.get("error")) or str(exc.message)
 
 
+def _refused(action: str, status: int, reason: str) -> StoreError:
+    """The error for a request the server answered with ``status``: overload and gateway
+    statuses mean "try again later" (StoreUnavailableError), the rest a refusal."""
+    message = f"elasticsearch {action}: {status} {reason}"
+    return StoreUnavailableError(message) if status in _UNAVAILABLE_STATUS else StoreError(message)
+
+
 def _answer(item: dict[str, Any], action: str) -> dict[str, Any]:
     """One response of a multi-search; its error raised as a single search's would be."""
     error = item.get("error")
     if error is None:
         return item
-    status = int(item.get("status", 500))
-    reason = _error_reason(error) or str(error)
-    if status in _UNAVAILABLE_STATUS:
-        raise StoreUnavailableError(f"elasticsearch {action}: {status} {reason}")
-    raise StoreError(f"elasticsearch {action}: {status} {reason}")
+    raise _refused(action, int(item.get("status", 500)), _error_reason(error) or str(error))
 
 
 class ElasticsearchStore:
@@ -170,10 +173,7 @@ class ElasticsearchStore:
                 f"elasticsearch at {self._url} unreachable during {action}: {type(exc).__name__}"
             ) from exc
         except ApiError as exc:
-            status = exc.meta.status
-            if status in _UNAVAILABLE_STATUS:
-                raise StoreUnavailableError(f"elasticsearch {action}: {status} {_reason(exc)}") from exc
-            raise StoreError(f"elasticsearch {action}: {status} {_reason(exc)}") from exc
+            raise _refused(action, exc.meta.status, _reason(exc)) from exc
         except TransportError as exc:
             raise StoreUnavailableError(
                 f"elasticsearch {action}: {type(exc).__name__}: {exc.message}"

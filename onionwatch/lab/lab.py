@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -35,9 +36,13 @@ from onionwatch.lab.network import (
     PortReservations,
     Processes,
     TorNetwork,
+    connect_controller,
+    fetch_until_ok,
+    forget_onion_failures,
     lab_process_alive,
     port_accepts,
     probe_client,
+    socks_http_get,
     stop_pids,
     wait_for,
     write_json_atomic,
@@ -250,25 +255,25 @@ class Lab:
         self.progress(f"market backends healthy ({len(backends)})")
 
     def _verify_fetch(self, state: LabState, processes: Processes, deadline: Deadline) -> None:
-        """Fetch every onion's /healthz through the client, as the crawler will."""
-        with httpx.Client(proxy=state.socks_proxy, trust_env=False, timeout=30.0) as http:
+        """Fetch every onion's /healthz through the client's SOCKS port, as the crawler will.
+
+        Retried until the deadline, with NEWNYM between attempts (see :func:`fetch_until_ok`).
+        """
+        watch = processes.check_alive
+        hint = f"; client tor log: {processes.log_path('client')}"
+        with connect_controller(state.control_port, deadline, watch) as client_ctl:
             for done, market in enumerate(state.markets.values(), start=1):
-
-                def fetched(url: str = f"{market.url}healthz") -> bool | None:
-                    try:
-                        response = http.get(url)
-                    except httpx.HTTPError as exc:
-                        log.debug("fetch of %s failed (retrying): %s", url, exc)
-                        return None
-                    return True if response.status_code == 200 else None
-
-                wait_for(
-                    f"a fetch of {market.url}healthz through Tor",
-                    fetched,
+                url = f"{market.url}healthz"
+                attempts = fetch_until_ok(
+                    f"a fetch of {url} through Tor",
+                    functools.partial(socks_http_get, state.socks_port, url, socks_host=state.socks_host),
                     deadline,
-                    watch=processes.check_alive,
+                    renew=functools.partial(forget_onion_failures, client_ctl),
+                    watch=watch,
+                    hint=hint,
                 )
-                self.progress(f"onion fetch through the client works {done}/{len(state.markets)}")
+                retried = f" (after {attempts} attempts)" if attempts > 1 else ""
+                self.progress(f"onion fetch through the client works {done}/{len(state.markets)}{retried}")
 
     # -- status and down
 

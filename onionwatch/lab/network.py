@@ -27,6 +27,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -654,6 +655,155 @@ def write_json_atomic(path: Path, data: object) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+# --- the first onion fetch ---------------------------------------------------------------------
+
+#: longest one fetch through the client may take: descriptor fetch, introduction and rendezvous
+#: take well under a second on loopback, a few seconds on a loaded machine
+FETCH_ATTEMPT_TIMEOUT = 30.0
+#: pause between two fetch attempts
+FETCH_RETRY_PAUSE = 0.5
+
+#: SOCKS5 reply codes (RFC 1928)
+_SOCKS5_REPLIES = {
+    1: "general SOCKS server failure",
+    2: "connection not allowed by ruleset",
+    3: "network unreachable",
+    4: "host unreachable",
+    5: "connection refused",
+    6: "TTL expired",
+    7: "command not supported",
+    8: "address type not supported",
+}
+
+
+class OnionFetchError(LabError):
+    """One fetch through the client tor failed; the message says where and how."""
+
+
+def socks_http_get(socks_port: int, url: str, timeout: float, *, socks_host: str = "127.0.0.1") -> int:
+    """GET ``url`` (plain http) through a SOCKS5 proxy that resolves the host name itself, as
+    ``socks5h://`` does, and return the HTTP status; raise :class:`OnionFetchError`.
+
+    Not httpx: httpcore applies no timeout to the SOCKS handshake, and Tor holds that handshake
+    until the onion service answers (up to its 2-minute SocksTimeout); httpcore also leaves its
+    socket open when the handshake fails. Here ``timeout`` bounds the whole exchange and the socket
+    is closed on every path.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 80
+    end = time.monotonic() + timeout
+    where = f"{url} through SOCKS port {socks_port}"
+    try:
+        with socket.create_connection((socks_host, socks_port), timeout=timeout) as sock:
+            sock.sendall(b"\x05\x01\x00")  # SOCKS 5, one authentication method: none
+            if _recv_exact(sock, 2, end) != b"\x05\x00":
+                raise OnionFetchError(f"{where}: the SOCKS server wants authentication")
+            name = host.encode("idna")
+            # CONNECT to a domain name (address type 3): the proxy resolves it.
+            sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big"))
+            _version, reply, _reserved, address_type = _recv_exact(sock, 4, end)
+            if reply != 0:
+                raise OnionFetchError(f"{where}: {_SOCKS5_REPLIES.get(reply, f'SOCKS reply {reply:#x}')}")
+            length = _recv_exact(sock, 1, end)[0] if address_type == 3 else {1: 4, 4: 16}.get(address_type, 0)
+            _recv_exact(sock, length + 2, end)  # the bound address and port, unused
+            target = parts.path or "/"
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            status_line = _recv_line(sock, end)
+    except TimeoutError as exc:
+        raise OnionFetchError(f"{where}: no answer within {timeout:g}s") from exc
+    except OSError as exc:
+        raise OnionFetchError(f"{where}: {exc}") from exc
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", status_line)
+    if match is None:
+        raise OnionFetchError(f"{where}: not an HTTP status line: {status_line[:80]!r}")
+    return int(match.group(1))
+
+
+def _recv_exact(sock: socket.socket, count: int, end: float) -> bytes:
+    data = b""
+    while len(data) < count:
+        data += _recv_some(sock, count - len(data), end)
+    return data
+
+
+def _recv_line(sock: socket.socket, end: float, limit: int = 4096) -> bytes:
+    data = b""
+    while b"\r\n" not in data and len(data) < limit:
+        data += _recv_some(sock, limit - len(data), end)
+    return data.partition(b"\r\n")[0]
+
+
+def _recv_some(sock: socket.socket, most: int, end: float) -> bytes:
+    remaining = end - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    sock.settimeout(remaining)
+    chunk = sock.recv(most)
+    if not chunk:
+        raise ConnectionError("the connection was closed early")
+    return chunk
+
+
+def forget_onion_failures(controller: stem.control.Controller) -> bool:
+    """Send NEWNYM if Tor takes it right now; return whether it was sent.
+
+    NEWNYM purges the client's onion-service state (cached descriptors, the introduction points it
+    saw fail, which it otherwise avoids for 2 minutes, the HSDirs it already asked) and keeps new
+    streams off circuits already used. Tor defers a NEWNYM sent within 10 s of the previous one,
+    and a deferred purge could cancel the next attempt half-way, so it is only sent when Tor acts
+    on it at once.
+    """
+    try:
+        if float(controller.get_newnym_wait()) > 0:
+            return False
+        controller.signal(stem.Signal.NEWNYM)
+    except stem.ControllerError as exc:
+        raise LabError(f"client tor stopped answering: {exc}") from exc
+    return True
+
+
+def fetch_until_ok(
+    what: str,
+    attempt: Callable[[float], int],
+    deadline: Deadline,
+    *,
+    renew: Callable[[], object],
+    watch: Callable[[], None] = lambda: None,
+    attempt_timeout: float = FETCH_ATTEMPT_TIMEOUT,
+    pause: float = FETCH_RETRY_PAUSE,
+    hint: str = "",
+) -> int:
+    """Call ``attempt(timeout)`` until it returns HTTP 200 and return how many attempts that took.
+
+    Between attempts ``renew`` makes Tor start afresh (:func:`forget_onion_failures`): early in the
+    network's life a first fetch can fail on a state that Tor keeps for minutes, so retrying the
+    same request alone may fail until the deadline. Each attempt gets at most ``attempt_timeout``
+    seconds (at least 1 s, even when the deadline is nearer).
+    """
+    attempts, first, last = 0, "", ""
+    while True:
+        watch()
+        attempts += 1
+        try:
+            status = attempt(min(attempt_timeout, max(deadline.remaining(), 1.0)))
+        except OnionFetchError as exc:
+            last = str(exc)
+        else:
+            if status == 200:
+                return attempts
+            last = f"HTTP status {status}"
+        first = first or last
+        log.info("%s: attempt %d failed: %s", what, attempts, last)
+        if deadline.expired:
+            earlier = f"; the first failed with: {first}" if attempts > 1 and first != last else ""
+            raise LabError(
+                f"timed out after {deadline.seconds:.0f}s waiting for {what} ({attempts} attempts; "
+                f"the last failed with: {last}{earlier}){hint}"
+            )
+        renew()
+        time.sleep(min(pause, deadline.remaining()))
 
 
 # --- the network -------------------------------------------------------------------------------

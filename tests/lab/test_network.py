@@ -3,6 +3,8 @@ network brought up and down (``lab`` marker): readiness, onion fetch, key reuse,
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
@@ -10,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,22 +21,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stem
 
 from onionwatch.errors import LabError
-from onionwatch.lab.lab import PIDS_FILE, STATE_FILE, Lab, LabState, controller
+from onionwatch.lab import lab as lab_module
+from onionwatch.lab.lab import PIDS_FILE, STATE_FILE, Lab, LabState, MarketEndpoint, controller
 from onionwatch.lab.market import MARKET_NAMES
 from onionwatch.lab.network import (
     PROBE_SOURCE,
     Deadline,
     Kind,
+    OnionFetchError,
     PortReservations,
+    Processes,
     TorNode,
     _cert_needs_renewal,
+    fetch_until_ok,
+    forget_onion_failures,
     owned_by,
     pid_alive,
     plan_nodes,
     port_accepts,
     render_torrc,
+    socks_http_get,
     stop_pids,
     voting_schedule,
     wait_for,
@@ -417,3 +427,197 @@ def test_two_labs_with_the_same_base_port_at_once(tmp_path: Path) -> None:
             lab.down()
     for lab in labs:
         assert leftovers(lab.directory) == ""
+
+
+# --- the first onion fetch (fakes: the launch-time races of a real network cannot be forced) ------
+
+
+ONION = "a" * 56 + ".onion"
+
+
+class FakeTorClient:
+    """A SOCKS5 server and a controller that stand in for the client tor.
+
+    Like a client tor that is stuck on a failed onion-service state (a lost introduction, a
+    descriptor it missed), it fails every request for the onion until NEWNYM, then serves HTTP 200.
+    ``stall`` holds the SOCKS handshake open without an answer instead of failing it.
+    """
+
+    def __init__(self, *, stuck: bool = True, stall: bool = False) -> None:
+        self.stuck, self.stall = stuck, stall
+        self.newnyms = 0
+        self.requests: list[bytes] = []
+        #: per connection: True when the client closed it (EOF) after the answer
+        self.closed_by_client: list[bool] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):  # the client went away: nothing to record
+                    self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        assert conn.recv(3) == b"\x05\x01\x00"
+        conn.sendall(b"\x05\x00")
+        request = conn.recv(512)
+        self.requests.append(request)
+        if self.stall:
+            self.closed_by_client.append(_closed_by_peer(conn))
+            return
+        if self.stuck:
+            conn.sendall(b"\x05\x01\x00\x01" + bytes(6))  # general failure
+        else:
+            conn.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50")
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        self.closed_by_client.append(_closed_by_peer(conn))
+
+    # the stem Controller calls the lab makes
+    def get_newnym_wait(self) -> float:
+        return 0.0
+
+    def signal(self, sig: object) -> None:
+        assert sig == stem.Signal.NEWNYM
+        self.newnyms += 1
+        self.stuck = False
+
+    def close(self) -> None:
+        # Closing alone does not wake an accept() blocked in another thread; shutting down does.
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+def _closed_by_peer(conn: socket.socket) -> bool:
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:  # closed with our answer unread
+        return True
+
+
+@pytest.fixture
+def fake_tor() -> Iterator[FakeTorClient]:
+    tor = FakeTorClient()
+    yield tor
+    tor.close()
+
+
+def test_socks_get_asks_the_proxy_to_resolve_the_onion(fake_tor: FakeTorClient) -> None:
+    fake_tor.stuck = False
+    assert socks_http_get(fake_tor.port, f"http://{ONION}/healthz", 5.0) == 200
+    # CONNECT (1) to a domain name (3) on port 80, the name left to the proxy as socks5h:// does.
+    assert fake_tor.requests == [b"\x05\x01\x00\x03" + bytes([62]) + ONION.encode() + b"\x00\x50"]
+
+
+def test_socks_get_closes_its_socket_when_tor_refuses(fake_tor: FakeTorClient) -> None:
+    # httpx left this socket to the garbage collector: a ResourceWarning, an error in CI.
+    with pytest.raises(OnionFetchError, match="general SOCKS server failure") as failed:
+        socks_http_get(fake_tor.port, f"http://{ONION}/healthz", 5.0)
+    fake_tor.close()  # joins the server thread: it has seen the end of the connection
+    assert failed.value is not None and fake_tor.closed_by_client == [True]
+
+
+def test_socks_get_gives_up_on_a_handshake_tor_holds() -> None:
+    # Tor holds the SOCKS reply until the onion service answers: up to 2 minutes for a lost
+    # introduction, and httpx waits all of it whatever its timeout.
+    tor = FakeTorClient(stall=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OnionFetchError, match=r"no answer within 0\.5s"):
+            socks_http_get(tor.port, f"http://{ONION}/healthz", 0.5)
+        assert time.monotonic() - started < 3
+    finally:
+        tor.close()
+    assert tor.closed_by_client == [True]
+
+
+def test_first_fetch_sends_newnym_between_attempts(fake_tor: FakeTorClient) -> None:
+    url = f"http://{ONION}/healthz"
+    attempts = fetch_until_ok(
+        "the fake onion",
+        functools.partial(socks_http_get, fake_tor.port, url),
+        Deadline(10),
+        renew=functools.partial(forget_onion_failures, fake_tor),
+        pause=0.01,
+    )
+    assert (attempts, fake_tor.newnyms) == (2, 1)
+
+
+def test_first_fetch_that_never_works_says_why(fake_tor: FakeTorClient) -> None:
+    # Retrying the same request without NEWNYM, as the lab used to, never gets past the stuck state.
+    with pytest.raises(LabError) as failed:
+        fetch_until_ok(
+            "the fake onion",
+            functools.partial(socks_http_get, fake_tor.port, f"http://{ONION}/healthz"),
+            Deadline(0.3),
+            renew=lambda: None,
+            pause=0.05,
+            hint="; see the log",
+        )
+    message = str(failed.value)
+    assert message.startswith("timed out after 0s waiting for the fake onion (")
+    assert re.search(
+        r"\((\d+) attempts; the last failed with: .*general SOCKS server failure\); see the log$", message
+    )
+    assert all(fake_tor.closed_by_client)
+
+
+def test_newnym_waits_for_tors_rate_limit() -> None:
+    class Controller:
+        def __init__(self) -> None:
+            self.wait = 4.0
+            self.signals: list[object] = []
+
+        def get_newnym_wait(self) -> float:
+            return self.wait
+
+        def signal(self, sig: object) -> None:
+            self.signals.append(sig)
+
+    ctl = Controller()
+    # A NEWNYM within 10 s of the last is deferred by Tor, and could land in the middle of the next attempt.
+    assert not forget_onion_failures(ctl)  # type: ignore[arg-type]
+    ctl.wait = 0.0
+    assert forget_onion_failures(ctl)  # type: ignore[arg-type]
+    assert ctl.signals == [stem.Signal.NEWNYM]
+
+
+def test_lab_verify_fetch_recovers_from_a_stuck_client(
+    fake_tor: FakeTorClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launch's own first fetch: NEWNYM between attempts, every socket closed, progress said."""
+
+    @contextlib.contextmanager
+    def connect(port: int, deadline: Deadline, watch: object) -> Iterator[FakeTorClient]:
+        assert port == 9
+        yield fake_tor
+
+    monkeypatch.setattr(lab_module, "connect_controller", connect)
+    messages: list[str] = []
+    lab = Lab(tmp_path, progress=messages.append)
+    url = f"http://{ONION}/"
+    state = LabState(
+        directory=tmp_path,
+        socks_port=fake_tor.port,
+        control_port=9,
+        control_cookie=tmp_path / "cookie",
+        markets={"m": MarketEndpoint(name="m", onion=ONION, backend_port=1, url=url)},
+        pids={},
+        started_at=datetime.now(UTC),
+        ready_seconds=0.0,
+    )
+    lab._verify_fetch(state, Processes(tmp_path / "logs", lambda pids: None), Deadline(10))
+    assert fake_tor.newnyms == 1
+    assert messages == ["onion fetch through the client works 1/1 (after 2 attempts)"]
+    fake_tor.close()
+    assert fake_tor.closed_by_client == [True, True]

@@ -191,6 +191,16 @@ def _drop_restated(text: str, found: list[Found]) -> list[Found]:
     return out
 
 
+def _first_chars(words: Iterable[str]) -> str:
+    """A look-ahead for the characters the words start with ("" when one starts with a space or
+    hyphen, which ``_alt`` turns into a pattern). A pattern that opens with it lets the regex engine
+    skip ahead to candidate characters instead of trying a long alternation at every position."""
+    firsts = {w[0] for w in words if w}
+    if not firsts or firsts & {" ", "-"}:
+        return ""
+    return "(?=[" + "".join(re.escape(c) for c in sorted(firsts)) + "])"
+
+
 def _alt(words: list[str]) -> str:
     ordered = sorted(words, key=len, reverse=True)
     return "|".join(re.escape(w).replace(r"\ ", r"[\s-]*").replace(r"\-", r"[\s-]?") for w in ordered)
@@ -234,7 +244,9 @@ class QuantityParser:
         # a cheap test before the street-measure pattern (whose optional prefix makes it try every position)
         # the street-measure words alone (a leading \b fails fast at most positions): the full
         # pattern then runs only in a window around each of them
-        self._street_words = re.compile(rf"\b(?:{_alt(list(units.street))})", _FLAGS)
+        self._street_words = re.compile(
+            rf"{_first_chars(units.street)}\b(?:{_alt(list(units.street))})", _FLAGS
+        )
         # What must follow the leading number for a number-led pattern to have any chance: a count
         # word or "x"/"of"/"@" (count-led patterns), or a mass or dose unit (measure-led patterns).
         # Both are prefixes of the patterns they guard, so skipping a start that fails its guard
@@ -299,7 +311,9 @@ class QuantityParser:
             (
                 "container",
                 re.compile(
-                    rf"\b(?:{_CONTAINERS})\s+of\s+(?P<n>\d+){_RIGHT}(?!\s*(?:{measure}|[.,]\d|[x×*]))", _FLAGS
+                    rf"{_first_chars(_CONTAINERS.split('|'))}\b(?:{_CONTAINERS})\s+of\s+(?P<n>\d+){_RIGHT}"
+                    rf"(?!\s*(?:{measure}|[.,]\d|[x×*]))",
+                    _FLAGS,
                 ),
             ),
             (

@@ -76,6 +76,9 @@ def test_late_observation_does_not_roll_back_the_latest_view(store: Any) -> None
     assert got.first_seen == T0
     assert got.last_seen == T0 + timedelta(days=2)
     assert got.observations == 2
+    # the late write changed first_seen only: everything searchable is still the newest view
+    assert store.search(SearchQuery(text='"new title"', vendor="acme", first_seen_to=T0)).total == 1
+    assert store.search(SearchQuery(text="old")).total == 0
 
 
 def test_new_events(store: Any) -> None:

@@ -135,8 +135,11 @@ def _build(data: Any) -> PrecursorLexicon:
         abbreviations.update(a.lower() for a in entry.abbreviations)
     # No letter, digit or hyphen may touch a form: "4-AP" is not inside "4-APB" or "boc-4-AP",
     # "ephedrine" not inside "pseudoephedrine". The trie regex tries longer forms first at each start.
-    alternation = _trie_regex(sorted(" ".join(form.split()) for form in by_form))
-    pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-]|\.\d)", re.IGNORECASE)
+    forms = sorted(" ".join(form.split()) for form in by_form)
+    # the forms' first characters as a leading look-ahead: the engine skips to candidates instead
+    # of trying the look-behind and the trie at every position (several times faster)
+    first = "".join(re.escape(c) for c in sorted({f[0] for f in forms}))
+    pattern = re.compile(rf"(?=[{first}])(?<![\w-])(?:{_trie_regex(forms)})(?![\w-]|\.\d)", re.IGNORECASE)
     return PrecursorLexicon(entries, by_cas, by_form, frozenset(abbreviations), pattern)
 
 
@@ -150,7 +153,8 @@ def load_lexicon() -> PrecursorLexicon:
 
 # A CAS number as text: digits-digits-digit not glued to other digits or hyphens (a phone number or
 # a date range must not yield one).
-_CAS_IN_TEXT = re.compile(r"(?<![\d-])\d{2,7}-\d{2}-\d(?![\d-])")
+# (the look-ahead first: the engine then skips to digits instead of testing every position)
+_CAS_IN_TEXT = re.compile(r"(?=\d)(?<![\d-])\d{2,7}-\d{2}-\d(?![\d-])")
 _NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 
 

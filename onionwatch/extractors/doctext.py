@@ -11,7 +11,10 @@ from typing import Any
 
 from spacy.tokens import Doc
 
+from onionwatch.extractors.textfold import fold
+
 _KEY = "onionwatch.text"
+_FOLDED_KEY = "onionwatch.folded"
 #: inputs the caller gives a Doc before the pipeline runs (``doc.user_data`` keys)
 OBSERVED_ON = "onionwatch.observed_on"
 VENDOR_HINT = "onionwatch.vendor_hint"
@@ -40,6 +43,15 @@ def text_of(doc: Doc) -> str:
         text = doc.text
         doc.user_data[_KEY] = text
     return text
+
+
+def folded_of(doc: Doc) -> str:
+    """``fold(text_of(doc))``, computed once: the drug and quantity components both read it."""
+    folded = doc.user_data.get(_FOLDED_KEY)
+    if not isinstance(folded, str):
+        folded = fold(text_of(doc))
+        doc.user_data[_FOLDED_KEY] = folded
+    return folded
 
 
 def remember_text(doc: Doc, text: str) -> None:

@@ -19,10 +19,10 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from onionwatch.extractors.doctext import text_of
+from onionwatch.extractors.doctext import folded_of
 from onionwatch.extractors.fuzzy import MIN_LENGTH, FuzzyNames
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
-from onionwatch.extractors.textfold import fold, fold_lower
+from onionwatch.extractors.textfold import fold_lower
 
 # Comparison or negation right before a mention: the listing is not offering that substance.
 # Up to three words may sit between a negator and the name ("not cut with any fent").
@@ -112,9 +112,10 @@ class DrugContext:
     def __call__(self, doc: Doc) -> Doc:
         # styled and accented letters read as plain ones, offsets unchanged: exclusions
         # ("no 𝕗𝕖𝕟𝕥"), names and context words see what the reader sees
-        text = fold(text_of(doc))
+        text = folded_of(doc)
+        lowered = text.lower()
         found = list(doc.spans.get(self.candidates_key, []))
-        for start, end, cid in self._family_matches(text.lower()):
+        for start, end, cid in self._family_matches(lowered):
             span = doc.char_span(start, end, alignment_mode="expand")
             if span is not None:
                 found.append(Span(doc, span.start, span.end, label=DRUG_LABEL, span_id=cid))
@@ -133,7 +134,6 @@ class DrugContext:
                 blocked.update(range(span.start, span.end))
         # the context words matter only to ambiguous names and pill slang: built on first use
         words = cache(lambda: self._words(doc, text, blocked))
-        lowered = text.lower()
         mentions: list[_Mention] = []
         for span, ex in zip(candidates, excluded, strict=True):
             if ex:

@@ -21,7 +21,7 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from onionwatch.extractors.doctext import declare_result, text_of
+from onionwatch.extractors.doctext import declare_result, folded_of, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.extractors.textfold import fold, fold_lower
 from onionwatch.models import QuantityMention
@@ -337,7 +337,8 @@ class QuantityParser:
                 )
             else:
                 at = counted if kind in _COUNT_LED else starts if kind == "count_described" else measured
-                matches = (rx.match(text, pos) for pos in at)
+                # a match at a claimed position would overlap its claim: not tried at all
+                matches = (rx.match(text, pos) for pos in at if not taken[pos])
             for m in matches:
                 if m is None or any(taken[m.start() : m.end()]):
                     continue
@@ -385,12 +386,18 @@ class QuantityParser:
         return None
 
     def parse(
-        self, text: str, *, pill_context: Flag, drug_listing: bool, liquid: Flag = False
+        self,
+        text: str,
+        *,
+        pill_context: Flag,
+        drug_listing: bool,
+        liquid: Flag = False,
+        folded: str | None = None,
     ) -> tuple[list[Found], list[Decimal]]:
-        """Quantities and bare doses found in ``text``."""
+        """Quantities and bare doses found in ``text`` (``folded``: ``fold(text)`` when the caller has it)."""
         out: list[Found] = []
         lone_doses: list[tuple[int, int, Decimal]] = []
-        for kind, m in self.scan(fold(text)):
+        for kind, m in self.scan(fold(text) if folded is None else folded):
             try:
                 self._one(
                     kind,
@@ -537,7 +544,9 @@ class Quantities:
             )
         )
         liquid = Lazy(lambda: bool(self._liquid_rx.search(text)))
-        found, doses = self.parser.parse(text, pill_context=pill, drug_listing=len(drugs) > 0, liquid=liquid)
+        found, doses = self.parser.parse(
+            text, pill_context=pill, drug_listing=len(drugs) > 0, liquid=liquid, folded=folded_of(doc)
+        )
         mentions = []
         spans = []
         for f in found:

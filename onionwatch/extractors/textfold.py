@@ -23,13 +23,27 @@ def _fold_char(c: str) -> str:
     return folded
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table filled on first sight of each character: translating in C is about
+    3x faster than joining ``_fold_char`` over the characters."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < 65_536:  # a cache, not a leak: bounded like the one behind _fold_char
+            self[code] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Fancy-font, full-width and accented characters as the ASCII they stand for, one character
     for one so that every offset stays valid in the original text; characters whose compatibility
     form is longer ("½" → "1⁄2", ligatures) are kept as they are."""
     if text.isascii():
         return text
-    return "".join(map(_fold_char, text))
+    return text.translate(_TABLE)
 
 
 def fold_lower(text: str) -> str:

@@ -8,10 +8,8 @@ parser read them as ASCII.
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(c: str) -> str:
     folded = unicodedata.normalize("NFKC", c)
     if len(folded) != 1:
@@ -25,11 +23,12 @@ def _fold_char(c: str) -> str:
 
 class _FoldTable(dict[int, str]):
     """``str.translate`` table filled on first sight of each character: translating in C is about
-    3x faster than joining ``_fold_char`` over the characters."""
+    3x faster than joining ``_fold_char`` over the characters. It is the only cache of
+    ``_fold_char``."""
 
     def __missing__(self, code: int) -> str:
         folded = _fold_char(chr(code))
-        if len(self) < 65_536:  # a cache, not a leak: bounded like the one behind _fold_char
+        if len(self) < 65_536:  # a cache, not a leak: bounded
             self[code] = folded
         return folded
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from onionwatch.extractors.numbers import parse_number
+from onionwatch.extractors.prices import find_prices
 from onionwatch.models import Enrichment
 
 Extract = Callable[..., Enrichment]
@@ -164,6 +165,27 @@ def test_currencies_and_notations_of_other_markets(
     extract: Extract, title: str, amount: str, currency: str
 ) -> None:
     assert p(extract(title)) == [(Decimal(amount), currency)]
+
+
+_WRITTEN_BEFORE = [
+    ("USD $", "USD"), ("US$", "USD"), ("AU$", "AUD"), ("CA$", "CAD"), ("A$", "AUD"), ("C$", "CAD"),
+    ("NZ$", "NZD"), ("R$", "BRL"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("₿", "BTC"),
+    ("฿", "BTC"), ("Ƀ", "BTC"), ("ɱ", "XMR"), ("₽", "RUB"), ("₴", "UAH"), ("EUR", "EUR"), ("GBP", "GBP"),
+    ("AUD", "AUD"), ("CAD", "CAD"), ("CHF", "CHF"), ("BTC", "BTC"), ("XBT", "BTC"), ("XMR", "XMR"),
+    ("LTC", "LTC"), ("ETH", "ETH"), ("BCH", "BCH"), ("USDT", "USDT"), ("BRL", "BRL"), ("RUB", "RUB"),
+    ("UAH", "UAH"), ("zł", "PLN"), ("mBTC", "mBTC"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("written", "currency"), _WRITTEN_BEFORE)
+@pytest.mark.parametrize("case", [str.upper, str.lower])
+def test_every_currency_written_before_the_amount_in_any_case(
+    written: str, currency: str, case: Callable[[str], str]
+) -> None:
+    # the price pattern opens with a look-ahead of the characters a price can start with
+    found = find_prices(f"Cocaine 1g {case(written)}40")
+    expected = (Decimal("0.04"), "BTC") if currency == "mBTC" else (Decimal(40), currency)
+    assert [(f.amount, f.currency) for f in found] == [expected]
 
 
 def test_usdt_is_a_dollar_at_its_peg(extract: Extract) -> None:

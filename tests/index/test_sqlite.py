@@ -231,3 +231,67 @@ def test_unfiltered_search_pages_by_every_sort(sqlite_store: SqliteStore) -> Non
             h.listing.listing_id for h in filtered.hits
         ]
         assert everything.total == filtered.total == 30
+
+
+def _ranked_corpus() -> list[Observation]:
+    """12 listings: "stealth" in all of them, "carfentanil" in three (1 to 3 times); some share a
+    last-seen time."""
+    out = []
+    for i in range(12):
+        title = "stealth pack" + " carfentanil" * {2: 1, 5: 3, 9: 2}.get(i, 0)
+        out.append(listing("abacus", f"R{i:02d}", title=title, vendor=None, at=T0 + timedelta(hours=i // 2)))
+    return out
+
+
+def _newest_first(observations: list[Observation]) -> list[str]:
+    ordered = sorted(observations, key=lambda o: o.listing.listing_id)
+    ordered.sort(key=lambda o: o.observed_at, reverse=True)
+    return [o.listing.listing_id for o in ordered]
+
+
+def test_a_word_in_half_the_listings_does_not_rank(sqlite_store: SqliteStore) -> None:
+    """FTS5 weighs such a word a millionth (clamped idf), so it is not scored: the listings with a
+    rarer word come first, by BM25, and those with only common words follow, newest first."""
+    corpus = _ranked_corpus()
+    sqlite_store.write(corpus)
+    ranked = sqlite_store.search(SearchQuery(text="stealth OR carfentanil", limit=100))
+    ids = [h.listing.listing_id for h in ranked.hits]
+    assert ranked.total == 12
+    assert sorted(ids[:3]) == ["R02", "R05", "R09"]
+    assert ids[3:] == [i for i in _newest_first(corpus) if i not in ("R02", "R05", "R09")]
+    assert ids[:3] == [
+        f"R{rid - 1:02d}"
+        for (rid,) in sqlite_store._conn.execute(
+            "SELECT rowid FROM listings_fts WHERE listings_fts MATCH 'carfentanil'"
+            " ORDER BY bm25(listings_fts)"
+        )
+    ]
+    common = sqlite_store.search(SearchQuery(text="stealth", limit=100))
+    assert [h.listing.listing_id for h in common.hits] == _newest_first(corpus)
+
+
+@pytest.mark.parametrize("sort", ["last_seen", "first_seen"])
+def test_pages_found_through_the_sort_index_equal_the_sorted_matches(
+    sqlite_store: SqliteStore, sort: str
+) -> None:
+    """Matches that are most of the listings are paged by walking the sort's index (ties by key)."""
+    corpus = _ranked_corpus()
+    sqlite_store.write(corpus)
+    pack = SearchQuery(text="pack", sort=sort, limit=2)
+    assert "INDEXED BY" in _page_sql_for(sqlite_store, pack)
+    expected = _newest_first(corpus)
+    for offset in range(12):
+        page = sqlite_store.search(pack.model_copy(update={"limit": 2, "offset": offset}))
+        assert [h.listing.listing_id for h in page.hits] == expected[offset : offset + 2]
+        assert page.total == 12
+    few = SearchQuery(text="carfentanil", sort=sort, limit=20)
+    assert "INDEXED BY" not in _page_sql_for(sqlite_store, few)
+    assert [h.listing.listing_id for h in sqlite_store.search(few).hits] == ["R09", "R05", "R02"]
+
+
+def _page_sql_for(store: SqliteStore, query: SearchQuery) -> str:
+    """The page query ``search`` would run for ``query`` (its matches counted here)."""
+    from onionwatch.index.sqlite import _ORDER, _page_sql
+
+    total = store.search(query.model_copy(update={"limit": 0})).total
+    return _page_sql(store._conn, _ORDER[query.sort], total, query.limit + query.offset)

@@ -16,6 +16,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.batching import batches
 from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, VENDOR_HINT, remember_text, text_of
 from onionwatch.extractors.pipeline import get_pipeline
 from onionwatch.extractors.supply import supply_fields
@@ -102,6 +103,13 @@ def _docs(nlp: Language, listings: list[Listing]) -> Iterator[Doc]:
         yield doc
 
 
+def _batched_docs(nlp: Language, listings: list[Listing], batch_size: int) -> Iterator[Doc]:
+    """The listings' docs, a batch tokenized before any component sees it: the tokenizer then
+    keeps its caches warm too, like the components (see ``batching``)."""
+    for batch in batches(_docs(nlp, listings), batch_size):
+        yield from batch
+
+
 def enrich(
     listings: Iterable[Listing],
     *,
@@ -116,7 +124,7 @@ def enrich(
     items = list(listings)
     results: list[Enrichment | None] = [None] * len(items)
     with _fewer_collections():
-        for doc in nlp.pipe(_docs(nlp, items), batch_size=batch_size):
+        for doc in nlp.pipe(_batched_docs(nlp, items, batch_size), batch_size=batch_size):
             i = doc.user_data["ow_index"]
             try:
                 results[i] = doc_enrichment(doc, listing=items[i], home_country=home_country)

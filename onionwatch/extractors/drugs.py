@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from onionwatch.extractors.batching import BatchedPipe
 from onionwatch.extractors.doctext import folded_of
 from onionwatch.extractors.fuzzy import MIN_LENGTH, FuzzyNames
 from onionwatch.extractors.lexicon import DRUG_LABEL, Ambiguity, Lexicon, load_lexicon
@@ -97,7 +98,7 @@ class _Mention:
     descriptor: bool
 
 
-class DrugContext:
+class DrugContext(BatchedPipe):
     def __init__(self, name: str, lexicon_path: str | None, candidates_key: str, spans_key: str) -> None:
         self.name = name
         self.candidates_key = candidates_key

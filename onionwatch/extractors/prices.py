@@ -20,6 +20,7 @@ from typing import Literal
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.batching import BatchedPipe
 from onionwatch.extractors.currency import UsdConverter, default_converter
 from onionwatch.extractors.doctext import MARKET_RATES, OBSERVED_ON, declare_result, text_of
 from onionwatch.extractors.numbers import parse_number
@@ -292,7 +293,7 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-class Prices:
+class Prices(BatchedPipe):
     def __init__(self, name: str, spans_key: str | None, converter: UsdConverter | None = None) -> None:
         self.name = name
         self.spans_key = spans_key

@@ -21,6 +21,7 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.batching import BatchedPipe
 from onionwatch.extractors.doctext import declare_result, folded_of, text_of
 from onionwatch.extractors.numbers import parse_number
 from onionwatch.extractors.textfold import fold, fold_lower
@@ -517,7 +518,7 @@ def _norm(value: Decimal) -> Decimal:
     return q.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else q
 
 
-class Quantities:
+class Quantities(BatchedPipe):
     def __init__(self, name: str, units_path: str | None, drugs_key: str, spans_key: str | None) -> None:
         self.name = name
         self.parser = QuantityParser(load_units(units_path))

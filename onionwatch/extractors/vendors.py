@@ -12,6 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from onionwatch.extractors.batching import BatchedPipe
 from onionwatch.extractors.doctext import VENDOR_HINT, declare_result, text_of
 
 _DECORATION = re.compile(
@@ -62,7 +63,7 @@ def fingerprints(text: str) -> list[str]:
     return list(dict.fromkeys(re.sub(r"\s", "", m.group(0)).upper() for m in _FINGERPRINT.finditer(text)))
 
 
-class Vendors:
+class Vendors(BatchedPipe):
     def __init__(self, name: str, from_text: bool) -> None:
         self.name = name
         self.from_text = from_text

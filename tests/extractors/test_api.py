@@ -79,3 +79,25 @@ def test_component_results_are_doc_extensions() -> None:
 )
 def test_vendor_named_in_text_in_other_languages(text: str, vendor: str) -> None:
     assert get_pipeline()(text)._.ow_vendor == vendor
+
+
+def test_a_failure_in_a_batched_component_costs_one_listing(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onionwatch.extractors.pipeline import build_pipeline
+
+    nlp = build_pipeline()
+    quantities = nlp.get_pipe("quantities")
+    parse = quantities.parser.parse
+
+    def failing(text: str, **kwargs):  # type: ignore[no-untyped-def]
+        if "BOOM" in text:
+            raise RuntimeError("boom")
+        return parse(text, **kwargs)
+
+    monkeypatch.setattr(quantities.parser, "parse", failing)
+    listings = [make_listing("Cocaine 1g"), make_listing("BOOM heroin 2g"), make_listing("Ketamine 5g")]
+    with caplog.at_level(logging.WARNING):
+        out = enrich(listings, nlp=nlp, batch_size=3)
+    assert [o.enrichment.substances for o in out] == [("cocaine",), (), ("ketamine",)]
+    assert "boom" in caplog.text

@@ -709,6 +709,8 @@ class SqliteStore:
             # more: copying is most of the cost), so neither joins back to the (wide) listings
             # rows; only the page's rows are read in full.
             columns = _matched_columns(query, sort)
+            # the store's size, which both the ranking and the paging weigh the matches against
+            listings = int(conn.execute("SELECT count(*) FROM listings").fetchone()[0])
             conn.execute(
                 f"CREATE TEMP TABLE matched (rid INTEGER PRIMARY KEY, score REAL, {', '.join(columns)})"
             )
@@ -716,7 +718,7 @@ class SqliteStore:
                 source, score, source_params = "listings l", "NULL", []
                 if texts:
                     every = " OR ".join(_fts_expr(t) for t in texts)
-                    weighed = " OR ".join(_fts_expr(t) for t in _weighed(conn, texts))
+                    weighed = " OR ".join(_fts_expr(t) for t in _weighed(conn, texts, listings))
                     if weighed:
                         order = "l.score IS NULL, l.score ASC, l.last_seen DESC, l.key ASC"
                     if _only_ranked(query.ast):
@@ -755,7 +757,7 @@ class SqliteStore:
                     page = [
                         rid
                         for (rid,) in conn.execute(
-                            _page_sql(conn, order, total, query.limit + query.offset),
+                            _page_sql(order, total, listings, query.limit + query.offset),
                             (query.limit, query.offset),
                         ).fetchall()
                     ]
@@ -904,7 +906,7 @@ def _matched_columns(query: SearchQuery, sort: str) -> list[str]:
     return columns
 
 
-def _page_sql(conn: sqlite3.Connection, order: str, total: int, depth: int) -> str:
+def _page_sql(order: str, total: int, listings: int, depth: int) -> str:
     """The query for one page of ``temp.matched`` (parameters: limit, offset).
 
     Sorting the matches costs about half a microsecond per match, however few the page needs.
@@ -913,13 +915,11 @@ def _page_sql(conn: sqlite3.Connection, order: str, total: int, depth: int) -> s
     ``depth * listings / total`` steps instead (tens of them, not 87k, for the first page of a
     query that matches most listings)."""
     index = _SORT_INDEX.get(order)
-    if index is not None and total:
-        listings = int(conn.execute("SELECT count(*) FROM listings").fetchone()[0])
-        if depth * listings <= total * total:
-            return (
-                f"SELECT l.rowid FROM listings l INDEXED BY {index}"
-                f" CROSS JOIN temp.matched m ON m.rid = l.rowid ORDER BY {order} LIMIT ? OFFSET ?"
-            )
+    if index is not None and total and depth * listings <= total * total:
+        return (
+            f"SELECT l.rowid FROM listings l INDEXED BY {index}"
+            f" CROSS JOIN temp.matched m ON m.rid = l.rowid ORDER BY {order} LIMIT ? OFFSET ?"
+        )
     return f"SELECT l.rid FROM temp.matched l ORDER BY {order} LIMIT ? OFFSET ?"
 
 
@@ -1031,7 +1031,7 @@ def _fts_tree(node: Node) -> str | None:
     return None
 
 
-def _weighed(conn: sqlite3.Connection, texts: Sequence[Text]) -> list[Text]:
+def _weighed(conn: sqlite3.Connection, texts: Sequence[Text], listings: int) -> list[Text]:
     """The positive words that weigh in FTS5's BM25.
 
     FTS5 clamps the idf of a word found in at least half the listings to 1e-6 (its
@@ -1040,7 +1040,7 @@ def _weighed(conn: sqlite3.Connection, texts: Sequence[Text]) -> list[Text]:
     and buys nothing: it is not scored, and the listings that match only such words rank after the
     scored ones, newest first (as they nearly do under FTS5's clamped scores).
     """
-    half = (int(conn.execute("SELECT count(*) FROM listings").fetchone()[0]) + 1) // 2
+    half = (listings + 1) // 2
     weighed = []
     for text in texts:
         # counted up to half the listings only: past that the exact number does not matter

@@ -235,10 +235,11 @@ def test_unfiltered_search_pages_by_every_sort(sqlite_store: SqliteStore) -> Non
 
 def _ranked_corpus() -> list[Observation]:
     """12 listings: "stealth" in all of them, "carfentanil" in three (1 to 3 times); some share a
-    last-seen time."""
+    last-seen time. Newer titles are longer: FTS5's own BM25 would rank the shorter, older ones
+    first among the common-word matches, so newest-first there is this store's rule, not a tie."""
     out = []
     for i in range(12):
-        title = "stealth pack" + " carfentanil" * {2: 1, 5: 3, 9: 2}.get(i, 0)
+        title = "stealth pack" + " lot" * i + " carfentanil" * {2: 1, 5: 3, 9: 2}.get(i, 0)
         out.append(listing("abacus", f"R{i:02d}", title=title, vendor=None, at=T0 + timedelta(hours=i // 2)))
     return out
 
@@ -294,4 +295,5 @@ def _page_sql_for(store: SqliteStore, query: SearchQuery) -> str:
     from onionwatch.index.sqlite import _ORDER, _page_sql
 
     total = store.search(query.model_copy(update={"limit": 0})).total
-    return _page_sql(store._conn, _ORDER[query.sort], total, query.limit + query.offset)
+    listings = store.count_listings()
+    return _page_sql(_ORDER[query.sort], total, listings, query.limit + query.offset)
